@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The one set-up step that both `npm start` and `npm test` call. Idempotent:
+# each step checks before it acts, so a second call takes about a second.
+#
+# As root it also does the one-time privileged steps, and only these:
+#   - Debian packages the project needs (below)
+#   - the worker user (RUSE_USER, default "ruse") with a subordinate uid/gid
+#     range in /etc/subuid and /etc/subgid: one host uid per sandbox slot
+#   - cgroup delegation: a cgroup the worker user owns, per v1 controller or
+#     in the v2 tree (see docs in README "Cgroups")
+#   - favordynmods on the cgroup2 mount (cheap cgroup migrations)
+#   - /dev/fuse 0666 and user_allow_other, for rootless squashfuse mounts
+#   - read access for the worker user to this checkout
+#   - the images, built from Debian packages and loop-mounted read-only
+# As any other user it checks that these were done and says what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT_DIR=$PWD
+RUSE_USER=${RUSE_USER:-ruse}
+PACKAGES=(gcc libc6-dev make uidmap squashfs-tools squashfuse fuse3 mmdebstrap redis-server bubblewrap hyperfine libseccomp2)
+log() { printf 'setup: %s\n' "$*" >&2; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+ensure_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} = 0 ] && return
+  if ! is_root; then log "missing Debian packages: ${missing[*]} (run: sudo bash scripts/setup.sh)"; exit 1; fi
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_node_modules() {
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund >/dev/null
+  fi
+}
+
+ensure_launcher() { make -s -C sandbox-native >/dev/null; }
+
+# A range of 65536 ids after every range already handed out (min 200000).
+next_free_range() {
+  awk -F: 'BEGIN{m=200000} {e=$2+$3; if (e>m) m=e} END{print m}' /etc/subuid /etc/subgid 2>/dev/null
+}
+
+ensure_user() {
+  if ! id "$RUSE_USER" >/dev/null 2>&1; then
+    log "creating user $RUSE_USER"
+    useradd --system --create-home --home-dir /var/lib/ruse --shell /usr/sbin/nologin "$RUSE_USER"
+  fi
+  if ! grep -q "^$RUSE_USER:" /etc/subuid 2>/dev/null || ! grep -q "^$RUSE_USER:" /etc/subgid 2>/dev/null; then
+    local start; start=$(next_free_range)
+    log "giving $RUSE_USER the subordinate ids $start-$((start + 65535))"
+    grep -q "^$RUSE_USER:" /etc/subuid 2>/dev/null || echo "$RUSE_USER:$start:65536" >>/etc/subuid
+    grep -q "^$RUSE_USER:" /etc/subgid 2>/dev/null || echo "$RUSE_USER:$start:65536" >>/etc/subgid
+  fi
+}
+
+# cgroup v2 when /sys/fs/cgroup is the unified tree; else v1 controllers.
+ensure_cgroups() {
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    local d=/sys/fs/cgroup/ruse
+    [ -d $d ] || mkdir $d
+    for c in memory pids cpu; do
+      grep -qw $c /sys/fs/cgroup/cgroup.subtree_control || echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    done
+    chown "$RUSE_USER": $d $d/cgroup.procs $d/cgroup.subtree_control $d/cgroup.threads
+  else
+    for c in memory pids cpu cpuacct; do
+      local d=/sys/fs/cgroup/$c/ruse
+      [ -d /sys/fs/cgroup/$c ] || { log "no cgroup v1 $c controller mounted"; exit 1; }
+      [ -d "$d" ] || mkdir "$d"
+      chown "$RUSE_USER": "$d" "$d/cgroup.procs" "$d/tasks"
+    done
+  fi
+}
+
+# Moving a task into a cgroup waits for an RCU grace period (10-30 ms here)
+# unless the cgroup2 mount has favordynmods, which makes migrations cheap
+# (0.03 ms) for a little more cost per fork and exit. The flag is global, so
+# the cgroup2 mount serves on a v1 host too.
+ensure_favordynmods() {
+  local m; m=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+  [ -n "$m" ] || return 0
+  grep -q " $m cgroup2 .*favordynmods" /proc/mounts || mount -o remount,favordynmods "$m" || log "warning: cannot set favordynmods on $m; each run pays ~10 ms to enter its cgroup"
+}
+
+ensure_fuse() {
+  [ -e /dev/fuse ] && [ "$(stat -c %a /dev/fuse)" != 666 ] && chmod 0666 /dev/fuse
+  grep -q '^user_allow_other' /etc/fuse.conf 2>/dev/null || echo user_allow_other >>/etc/fuse.conf
+}
+
+# The worker user must read the checkout; grant traversal where it lacks it.
+ensure_checkout_readable() {
+  setpriv --reuid "$RUSE_USER" --regid "$RUSE_USER" --clear-groups test -r "$ROOT_DIR/package.json" && return
+  local d=$ROOT_DIR
+  while [ "$d" != / ]; do
+    setpriv --reuid "$RUSE_USER" --regid "$RUSE_USER" --clear-groups test -x "$d" || chmod o+x "$d"
+    d=$(dirname "$d")
+  done
+  log "granted $RUSE_USER traversal to $ROOT_DIR"
+}
+
+# Built from Debian packages, cached by content hash outside the checkout
+# (a no-op when nothing changed), then mounted read-only: kernel squashfs as
+# root, squashfuse otherwise.
+ensure_images() {
+  npx tsx rootfs/build.ts
+  npx tsx rootfs/mount.ts
+}
+
+ensure_packages
+ensure_node_modules
+ensure_launcher
+if is_root; then
+  ensure_user
+  ensure_cgroups
+  ensure_favordynmods
+  ensure_fuse
+  ensure_checkout_readable
+  ensure_images
+else
+  ensure_images
+  grep -q "^$(id -un):" /etc/subuid || log "warning: $(id -un) has no /etc/subuid range; runs need --weak-same-uid (see README)"
+fi
