@@ -1,0 +1,164 @@
+/* The request: every option the worker may pass. Limits have no defaults
+ * here on purpose: the TypeScript driver owns policy, and a request that
+ * forgets one is refused rather than run unlimited. */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: ruse-launch [options] -- PROGRAM [ARGS...]\n"
+    "  --layer DIR            read-only image layer, top first (repeat; >1 uses overlayfs)\n"
+    "  --uid-host N --gid-host N   host ids of the sandboxed program (via newuidmap/newgidmap)\n"
+    "  --weak-same-uid        WEAKER: run the program as the caller's own uid (no subuid range)\n"
+    "  --userns-fd N          the slot's user namespace, made by a --hold-userns process\n"
+    "  --hold-userns          make a user namespace mapping runner to the slot's ids, print\n"
+    "                         the pid holding it, and keep it until stdin closes\n"
+    "  --cgroup-v2 PARENT | --cgroup-v1 PARENT (repeat per controller)\n"
+    "  --memory BYTES --pids N --cpu-ms N --wall-ms N   required limits\n"
+    "  --cpus MILLI           cpu bandwidth cap in thousandths of a CPU (0: none)\n"
+    "  --output-bytes N       cap per stream (stdout, stderr)\n"
+    "  --scratch-bytes N --scratch-inodes N   tmpfs for /box, /tmp, /dev/shm\n"
+    "  --fsize BYTES --nofile N --stack BYTES  rlimits\n"
+    "  --env K=V (repeat)     the program's whole environment\n"
+    "  --hostname NAME --net-loopback\n"
+    "  --report-fd N --seccomp-fd N [--files-fd N] [--collect-fd N --collect PATH... --collect-max BYTES]\n";
+
+static uint64_t num(const char *name, const char *s, uint64_t max) {
+  char *end;
+  errno = 0;
+  if (!s || !*s || *s == '-') fail("--%s needs a non-negative number, got '%s'", name, s ? s : "");
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v > max) fail("--%s: '%s' is not a number in 0..%llu", name, s, (unsigned long long)max);
+  return v;
+}
+
+static int fdnum(const char *name, const char *s) {
+  int fd = (int)num(name, s, 1024);
+  if (fd < 3) fail("--%s: fd %d is one of the program's stdio", name, fd);
+  if (fcntl(fd, F_GETFD) < 0) fail("--%s: fd %d is not open", name, fd);
+  return fd;
+}
+
+enum {
+  O_LAYER = 1, O_UIDH, O_GIDH, O_WEAK, O_CG2, O_CG1, O_MEM, O_PIDS, O_CPU, O_WALL, O_CPUS,
+  O_OUT, O_SCR, O_SCRI, O_FSIZE, O_NOFILE, O_STACK, O_ENV, O_HOST, O_NET, O_REPORT, O_SECCOMP,
+  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_HOLD
+};
+
+void parse_args(struct config *c, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"layer", 1, 0, O_LAYER},         {"uid-host", 1, 0, O_UIDH},
+      {"gid-host", 1, 0, O_GIDH},       {"weak-same-uid", 0, 0, O_WEAK},
+      {"userns-fd", 1, 0, O_USERNS},    {"hold-userns", 0, 0, O_HOLD},
+      {"cgroup-v2", 1, 0, O_CG2},       {"cgroup-v1", 1, 0, O_CG1},
+      {"memory", 1, 0, O_MEM},          {"pids", 1, 0, O_PIDS},
+      {"cpu-ms", 1, 0, O_CPU},          {"wall-ms", 1, 0, O_WALL},
+      {"cpus", 1, 0, O_CPUS},           {"output-bytes", 1, 0, O_OUT},
+      {"scratch-bytes", 1, 0, O_SCR},   {"scratch-inodes", 1, 0, O_SCRI},
+      {"fsize", 1, 0, O_FSIZE},         {"nofile", 1, 0, O_NOFILE},
+      {"stack", 1, 0, O_STACK},         {"env", 1, 0, O_ENV},
+      {"hostname", 1, 0, O_HOST},       {"net-loopback", 0, 0, O_NET},
+      {"report-fd", 1, 0, O_REPORT},    {"seccomp-fd", 1, 0, O_SECCOMP},
+      {"files-fd", 1, 0, O_FILES},      {"collect-fd", 1, 0, O_COLLECTFD},
+      {"collect", 1, 0, O_COLLECT},     {"collect-max", 1, 0, O_COLLECTMAX},
+      {0, 0, 0, 0}};
+  const uint64_t unset = UINT64_MAX;
+  memset(c, 0, sizeof *c);
+  c->uid_host = c->gid_host = -1;
+  c->memory_bytes = c->pids = c->cpu_ms = c->wall_ms = c->output_bytes = c->scratch_bytes = unset;
+  c->fsize_bytes = c->nofile = c->stack_bytes = unset;
+  c->scratch_inodes = 16384;
+  c->report_fd = c->seccomp_fd = c->files_fd = c->collect_fd = c->userns_fd = -1;
+  c->hostname = "ruse";
+
+  /* The report fd comes first so that every later error can be reported. */
+  for (int i = 1; i + 1 < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "--report-fd") == 0 && fcntl(atoi(argv[i + 1]), F_GETFD) >= 0 && atoi(argv[i + 1]) > 2)
+      fail_set_report_fd(atoi(argv[i + 1]));
+
+  int o;
+  opterr = 0;
+  while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    const char *a = optarg;
+    switch (o) {
+    case O_LAYER:
+      if (c->n_layers == MAX_LAYERS) fail("too many --layer (max %d)", MAX_LAYERS);
+      c->layers[c->n_layers++] = a;
+      break;
+    case O_UIDH: c->uid_host = (long)num("uid-host", a, 0xfffffffe); break;
+    case O_GIDH: c->gid_host = (long)num("gid-host", a, 0xfffffffe); break;
+    case O_WEAK: c->weak_same_uid = true; break;
+    case O_USERNS: c->userns_fd = fdnum("userns-fd", a); break;
+    case O_HOLD: c->hold_userns = true; break;
+    case O_CG2: c->cg_version = 2; c->cg2_parent = a; break;
+    case O_CG1:
+      if (c->n_cg1 == MAX_CG1) fail("too many --cgroup-v1");
+      c->cg_version = 1;
+      c->cg1_parents[c->n_cg1++] = a;
+      break;
+    case O_MEM: c->memory_bytes = num("memory", a, 1ull << 44); break;
+    case O_PIDS: c->pids = num("pids", a, 1u << 22); break;
+    case O_CPU: c->cpu_ms = num("cpu-ms", a, 86400000); break;
+    case O_WALL: c->wall_ms = num("wall-ms", a, 86400000); break;
+    case O_CPUS: c->cpus_milli = num("cpus", a, 1024000); break;
+    case O_OUT: c->output_bytes = num("output-bytes", a, 1ull << 34); break;
+    case O_SCR: c->scratch_bytes = num("scratch-bytes", a, 1ull << 40); break;
+    case O_SCRI: c->scratch_inodes = num("scratch-inodes", a, 1u << 24); break;
+    case O_FSIZE: c->fsize_bytes = num("fsize", a, 1ull << 44); break;
+    case O_NOFILE: c->nofile = num("nofile", a, 1u << 20); break;
+    case O_STACK: c->stack_bytes = num("stack", a, 1ull << 40); break;
+    case O_ENV:
+      if (c->n_env == MAX_ENV) fail("too many --env (max %d)", MAX_ENV);
+      if (!strchr(a, '=') || a[0] == '=') fail("--env '%s' is not K=V", a);
+      c->env[c->n_env++] = (char *)a;
+      break;
+    case O_HOST: c->hostname = a; break;
+    case O_NET: c->net_loopback = true; break;
+    case O_REPORT: c->report_fd = fdnum("report-fd", a); break;
+    case O_SECCOMP: c->seccomp_fd = fdnum("seccomp-fd", a); break;
+    case O_FILES: c->files_fd = fdnum("files-fd", a); break;
+    case O_COLLECTFD: c->collect_fd = fdnum("collect-fd", a); break;
+    case O_COLLECT:
+      if (c->n_collect == MAX_COLLECT) fail("too many --collect (max %d)", MAX_COLLECT);
+      c->collect[c->n_collect++] = a;
+      break;
+    case O_COLLECTMAX: c->collect_max_bytes = num("collect-max", a, 1ull << 34); break;
+    default:
+      fail("unknown or incomplete option '%s'\n%s", argv[optind - 1], usage);
+    }
+  }
+  if (c->weak_same_uid == (c->uid_host >= 0))
+    fail("give either --uid-host/--gid-host (a subuid slot) or --weak-same-uid");
+  if (!c->weak_same_uid && c->gid_host < 0) fail("--gid-host is required with --uid-host");
+  if (c->hold_userns) return;
+  c->argv = argv + optind;
+  if (!c->argv[0]) fail("no program given\n%s", usage);
+  if (c->userns_fd < 0) fail("--userns-fd is required (the slot's user namespace; see --hold-userns)");
+  if (c->report_fd < 0) fail("--report-fd is required");
+  if (c->seccomp_fd < 0) fail("--seccomp-fd is required: no run goes without a syscall filter");
+  if (c->n_layers == 0) fail("at least one --layer (the image) is required");
+  for (int i = 0; i < c->n_layers; i++) {
+    struct stat st;
+    if (stat(c->layers[i], &st) != 0 || !S_ISDIR(st.st_mode))
+      fail("image layer '%s' is not a directory: %s", c->layers[i], strerror(errno ? errno : ENOTDIR));
+  }
+  if (c->cg_version == 0) fail("a cgroup parent (--cgroup-v1 or --cgroup-v2) is required: no run without memory and pids limits");
+  const struct { const char *n; uint64_t v; } req[] = {
+      {"memory", c->memory_bytes}, {"pids", c->pids}, {"cpu-ms", c->cpu_ms}, {"wall-ms", c->wall_ms},
+      {"output-bytes", c->output_bytes}, {"scratch-bytes", c->scratch_bytes}, {"fsize", c->fsize_bytes},
+      {"nofile", c->nofile}, {"stack", c->stack_bytes}};
+  for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+    if (req[i].v == unset) fail("--%s is required", req[i].n);
+  if (c->memory_bytes < (4u << 20)) fail("--memory below 4 MiB cannot start any program");
+  if (c->pids < 1 || c->cpu_ms < 1 || c->wall_ms < 1) fail("--pids, --cpu-ms and --wall-ms must be at least 1");
+  if (c->scratch_bytes < 4096) fail("--scratch-bytes must be at least 4096");
+  if (c->n_collect > 0 && c->collect_fd < 0) fail("--collect needs --collect-fd");
+  if (strlen(c->hostname) > 64) fail("--hostname is longer than 64 bytes");
+}

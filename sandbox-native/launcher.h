@@ -1,0 +1,136 @@
+/* ruse-launch: shared declarations. Each .c file is one piece of the story
+ * that main.c tells in order; see main.c first. */
+#pragma once
+#define _GNU_SOURCE
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MAX_LAYERS 8
+#define MAX_ENV 256
+#define MAX_CG1 8
+#define MAX_COLLECT 64
+
+/* Inside the sandbox the program is always this uid/gid (user "runner" in
+ * the images' /etc/passwd). Uid 0 is never mapped, so there is no root. */
+#define SANDBOX_ID 1000
+#define SANDBOX_HOME "/box"
+
+/* Everything the worker asked for. Policy (which limits, which layers, which
+ * uid, which seccomp program) is decided in TypeScript; this is mechanism. */
+struct config {
+  const char *layers[MAX_LAYERS]; /* read-only image dirs, top first */
+  int n_layers;
+  long uid_host, gid_host;        /* per-slot host ids (from /etc/subuid) */
+  bool weak_same_uid;             /* documented weaker mode: no subuid range */
+  bool hold_userns;               /* --hold-userns: make and keep a slot's userns */
+  int userns_fd;                  /* the slot's user namespace, for a run */
+  int cg_version;                 /* 1 or 2 */
+  const char *cg2_parent;
+  const char *cg1_parents[MAX_CG1];
+  int n_cg1;
+  uint64_t memory_bytes, pids, cpu_ms, wall_ms, cpus_milli;
+  uint64_t output_bytes, scratch_bytes, scratch_inodes;
+  uint64_t fsize_bytes, nofile, stack_bytes;
+  char *env[MAX_ENV + 1];
+  int n_env;
+  const char *hostname;
+  bool net_loopback;
+  char **argv;
+  int report_fd, seccomp_fd, files_fd, collect_fd;
+  const char *collect[MAX_COLLECT];
+  int n_collect;
+  uint64_t collect_max_bytes;
+};
+
+/* What init tells the supervisor over the status pipe (one write each,
+ * smaller than PIPE_BUF, so reads never see half a message). */
+enum init_msg_kind { MSG_STARTED = 1, MSG_EXITED, MSG_ERROR };
+struct init_msg {
+  int kind;
+  int wstatus;
+  char text[240];
+};
+
+/* The outcome the supervisor reports. */
+enum limit_hit { LIMIT_NONE, LIMIT_CPU, LIMIT_WALL, LIMIT_MEMORY, LIMIT_OUTPUT, LIMIT_SETUP };
+struct outcome {
+  bool exited, signaled;
+  int exit_code, signal;
+  enum limit_hit limit;
+  uint64_t wall_us, setup_us;
+  uint64_t cpu_us, user_us, sys_us, memory_peak_bytes;
+  bool oom_killed;
+  uint64_t out_bytes[2];
+  bool out_truncated[2];
+};
+
+struct cgroup {
+  int version;
+  char paths[MAX_CG1][512]; /* v2: paths[0]; v1: one per controller */
+  int n;
+  int cpu_usage_fd;         /* cpuacct.usage (v1) or cpu.stat (v2) */
+  int oom_fd;               /* eventfd (v1) or memory.events (v2) to poll */
+  uint64_t cpu_baseline_us;
+};
+
+/* args.c */
+void parse_args(struct config *cfg, int argc, char **argv);
+
+/* fail.c: errors go into the JSON report, never into the program's stderr */
+_Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fail_set_cleanup(void (*fn)(void));
+void fail_set_report_fd(int fd);
+_Noreturn void child_fail(int status_fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void write_all(int fd, const void *buf, size_t len);
+int write_all_ret(int fd, const void *buf, size_t len);
+uint64_t mono_us(void);
+
+/* user.c: the user namespace lie */
+_Noreturn void user_hold_namespace(const struct config *cfg);
+void user_enter_namespace(const struct config *cfg);
+void user_become_runner(const struct config *cfg, int status_fd);
+
+/* pid.c: the PID namespace lie, and init (pid 1) */
+int pid_clone_flag(void);
+_Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, size_t bpf_len,
+                         int go_fd, int status_fd, int stdio_fds[3]);
+
+/* mount.c: the mount namespace lie, the root file system from pieces */
+int mount_clone_flag(void);
+void mount_build_root(const struct config *cfg, int status_fd);
+
+/* net.c, uts.c, ipc.c: the remaining lies */
+int net_clone_flag(void);
+void net_setup(const struct config *cfg, int status_fd);
+int uts_clone_flag(void);
+void uts_setup(const struct config *cfg, int status_fd);
+int ipc_clone_flag(void);
+
+/* cgroup.c: the one thing that is not a lie */
+void cgroup_create(const struct config *cfg, struct cgroup *cg);
+void cgroup_attach(struct cgroup *cg, pid_t pid);
+uint64_t cgroup_cpu_usage_us(struct cgroup *cg);
+void cgroup_mark_start(struct cgroup *cg);
+void cgroup_kill(struct cgroup *cg);
+void cgroup_collect(struct cgroup *cg, struct outcome *out);
+void cgroup_remove(struct cgroup *cg);
+
+/* seccomp.c */
+unsigned char *seccomp_read_program(int fd, size_t *len);
+void seccomp_load(const unsigned char *bpf, size_t len, int status_fd);
+
+/* rlimit.c */
+void rlimits_apply(const struct config *cfg, int status_fd);
+
+/* files.c: copy in before the program starts, copy out without following links */
+void files_copy_in(int stream_fd, int box_dirfd, int status_fd);
+void files_collect(const struct config *cfg, int box_dirfd);
+
+/* supervise.c */
+void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd,
+               int status_fd, int pipes[3], struct outcome *out);
+
+/* report.c */
+void report_write(int fd, const struct outcome *out);

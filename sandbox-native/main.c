@@ -1,0 +1,107 @@
+/* ruse-launch: run one command in a fresh rootless sandbox and report what
+ * happened, as JSON on --report-fd.
+ *
+ * The story, in order:
+ *   1. read the request (args.c) and the seccomp program (seccomp.c);
+ *   2. make the run's cgroup (cgroup.c): the one thing that is not a lie;
+ *   3. enter the slot's user namespace, where runner is this slot's host uid
+ *      (user.c), and clone into new pid, mount, net, uts and ipc namespaces:
+ *      the child becomes init, pid 1 of the run (pid.c);
+ *   4. put init in the cgroup while it still runs as our uid (cgroup v1
+ *      refuses to move a task of another uid);
+ *   5. let it go: init builds the root file system (mount.c), names the host
+ *      (uts.c), brings up loopback if asked (net.c) and starts the program;
+ *   6. supervise: pump stdin and output, enforce CPU, wall, memory and output
+ *      limits, kill the whole run at once (supervise.c);
+ *   7. read the cgroup's accounting, remove it, write the report (report.c).
+ */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct cgroup run_cgroup;
+static pid_t init_pid = -1;
+
+/* On any failure after step 2: kill what was started and remove the cgroup,
+ * so that a failed run leaves nothing behind. */
+static void cleanup_on_fail(void) {
+  if (init_pid > 0) {
+    kill(init_pid, SIGKILL);
+    waitpid(init_pid, NULL, 0);
+  }
+  cgroup_remove(&run_cgroup);
+}
+
+int main(int argc, char **argv) {
+  struct config cfg;
+  parse_args(&cfg, argc, argv);
+  fail_set_report_fd(cfg.report_fd);
+  if (cfg.hold_userns) user_hold_namespace(&cfg);
+
+  /* Die with the worker; and while we set up, nobody may ptrace or read our
+   * memory (we hold the seccomp program and the run's descriptors). */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0)
+    fail("prctl: %s", strerror(errno));
+  if (getppid() == 1) fail("the worker is gone");
+
+  size_t bpf_len;
+  unsigned char *bpf = seccomp_read_program(cfg.seccomp_fd, &bpf_len);
+
+  cgroup_create(&cfg, &run_cgroup);
+  fail_set_cleanup(cleanup_on_fail);
+
+  /* status: init -> us; go: us -> init; stdio: the program's 0, 1, 2. */
+  int status_pipe[2], go_pipe[2], in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(status_pipe, O_CLOEXEC) || pipe2(go_pipe, O_CLOEXEC) || pipe2(in_pipe, O_CLOEXEC) ||
+      pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC))
+    fail("pipe: %s", strerror(errno));
+
+  user_enter_namespace(&cfg);
+  int flags = pid_clone_flag() | mount_clone_flag() | net_clone_flag() |
+              uts_clone_flag() | ipc_clone_flag();
+  int pidfd = -1;
+  /* Raw clone behaves like fork (no new stack) and hands back a pidfd, so
+   * that we can signal and wait for init without pid-reuse races. */
+  long r = syscall(SYS_clone, (unsigned long)flags | CLONE_PIDFD | SIGCHLD, NULL, &pidfd, NULL, 0);
+  if (r < 0) fail("clone into new namespaces: %s", strerror(errno));
+  if (r == 0) {
+    fail_set_cleanup(NULL); /* the cgroup belongs to the supervisor */
+    fail_set_report_fd(-2); /* init reports through the status pipe */
+    close(status_pipe[0]);
+    close(go_pipe[1]);
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    int stdio_fds[3] = {in_pipe[0], out_pipe[1], err_pipe[1]};
+    init_main(&cfg, bpf, bpf_len, go_pipe[0], status_pipe[1], stdio_fds);
+  }
+  init_pid = (pid_t)r;
+  close(status_pipe[1]);
+  close(go_pipe[0]);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+
+  cgroup_attach(&run_cgroup, init_pid);
+  if (write(go_pipe[1], "g", 1) != 1) fail("init died before it could start");
+  close(go_pipe[1]);
+
+  struct outcome out;
+  int pipes[3] = {in_pipe[1], out_pipe[0], err_pipe[0]};
+  supervise(&cfg, &run_cgroup, init_pid, pidfd, status_pipe[0], pipes, &out);
+  init_pid = -1; /* reaped by supervise */
+
+  cgroup_collect(&run_cgroup, &out);
+  cgroup_remove(&run_cgroup);
+  report_write(cfg.report_fd, &out);
+  return 0;
+}

@@ -1,0 +1,153 @@
+/* The mount namespace lie: a root file system built from pieces.
+ *   /          the image: one read-only layer bound, or several composed with
+ *              overlayfs (lowerdir only, so still read-only); nosuid, nodev
+ *   /box /tmp  one tmpfs with a size and inode cap (the run's scratch),
+ *   /dev/shm   shared by these three so that one cap bounds them all
+ *   /dev       a read-only tmpfs with null, zero, full, random, urandom bound
+ *              from the host, and the fd/stdin/stdout/stderr links
+ *   /proc      fresh, for this PID namespace, hidepid=invisible
+ *   /sys       absent: nothing there is for a program under test
+ * then pivot_root and the old root detached: the host is gone.
+ * The image must hold the mount points /box, /tmp, /proc and /dev. */
+#include "launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define STAGE "/tmp"
+#define ROOT STAGE "/root"
+#define SCRATCH STAGE "/scratch"
+
+int mount_clone_flag(void) { return CLONE_NEWNS; }
+
+static int status;
+
+static void mnt(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  if (mount(src, dst, type, flags, data) != 0)
+    child_fail(status, "mount %s on %s (%s): %s", src ? src : "-", dst, type ? type : "bind", strerror(errno));
+}
+
+static void need_dir(const char *path, const char *what) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+    child_fail(status, "the image has no %s directory (a mount point for %s)", path + strlen(ROOT), what);
+}
+
+/* Owned by runner: init's file system ids are runner's (pid.c). */
+static void make_dir(const char *path, mode_t mode) {
+  if (mkdir(path, mode) != 0) child_fail(status, "mkdir %s: %s", path, strerror(errno));
+  if (chmod(path, mode) != 0) child_fail(status, "chmod %s: %s", path, strerror(errno)); /* umask */
+}
+
+static void bind_ro(const char *src, const char *dst, unsigned long extra) {
+  mnt(src, dst, NULL, MS_BIND, NULL);
+  mnt(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | extra, NULL);
+}
+
+static void build_image_root(const struct config *cfg) {
+  /* The layer paths are opened before STAGE is covered by a tmpfs, so that a
+   * layer under /tmp on the host still resolves; mounts then use the fds. */
+  int fds[MAX_LAYERS];
+  char src[64];
+  for (int i = 0; i < cfg->n_layers; i++) {
+    fds[i] = open(cfg->layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fds[i] < 0) child_fail(status, "open layer %s: %s", cfg->layers[i], strerror(errno));
+  }
+  mnt("ruse", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0700");
+  make_dir(ROOT, 0755);
+  make_dir(SCRATCH, 0755);
+  if (cfg->n_layers == 1) {
+    snprintf(src, sizeof src, "/proc/self/fd/%d", fds[0]);
+    bind_ro(src, ROOT, 0);
+  } else {
+    /* lowerdir only: overlayfs is read-only without an upperdir. */
+    char opts[1024] = "lowerdir=";
+    for (int i = 0; i < cfg->n_layers; i++) {
+      snprintf(src, sizeof src, "%s/proc/self/fd/%d", i ? ":" : "", fds[i]);
+      strncat(opts, src, sizeof opts - strlen(opts) - 1);
+    }
+    mnt("overlay", ROOT, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
+  }
+  for (int i = 0; i < cfg->n_layers; i++) close(fds[i]);
+}
+
+static void build_scratch(const struct config *cfg) {
+  char opts[128];
+  snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0755", (unsigned long long)cfg->scratch_bytes,
+           (unsigned long long)cfg->scratch_inodes);
+  mnt("scratch", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, opts);
+  make_dir(SCRATCH "/box", 0755);
+  make_dir(SCRATCH "/tmp", 01777);
+  make_dir(SCRATCH "/shm", 01777);
+  if (cfg->files_fd >= 0) {
+    /* Safe by name: this tmpfs is brand new and no program has run yet. */
+    int box = open(SCRATCH "/box", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (box < 0) child_fail(status, "open box: %s", strerror(errno));
+    files_copy_in(cfg->files_fd, box, status);
+    close(box);
+    close(cfg->files_fd);
+  }
+  need_dir(ROOT "/box", "the working directory");
+  need_dir(ROOT "/tmp", "/tmp");
+  mnt(SCRATCH "/box", ROOT "/box", NULL, MS_BIND, NULL);
+  mnt(SCRATCH "/tmp", ROOT "/tmp", NULL, MS_BIND, NULL);
+}
+
+static void build_dev(void) {
+  static const char *nodes[] = {"null", "zero", "full", "random", "urandom"};
+  static const char *links[][2] = {
+      {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}};
+  char dst[128], src[64];
+  need_dir(ROOT "/dev", "/dev");
+  mnt("dev", ROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755");
+  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+    snprintf(dst, sizeof dst, ROOT "/dev/%s", nodes[i]);
+    snprintf(src, sizeof src, "/dev/%s", nodes[i]);
+    struct stat st;
+    if (stat(src, &st) != 0 || !S_ISCHR(st.st_mode)) child_fail(status, "host %s is not a character device", src);
+    int fd = open(dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0) child_fail(status, "create %s: %s", dst, strerror(errno));
+    close(fd);
+    /* A device node cannot be made in a user namespace; a bind of the host's
+     * node can, and keeps working because its mount is not nodev. */
+    mnt(src, dst, NULL, MS_BIND, NULL);
+    mnt(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC, NULL);
+  }
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+    snprintf(dst, sizeof dst, ROOT "/dev/%s", links[i][0]);
+    if (symlink(links[i][1], dst) != 0) child_fail(status, "symlink %s: %s", dst, strerror(errno));
+  }
+  make_dir(ROOT "/dev/shm", 0755);
+  mnt(SCRATCH "/shm", ROOT "/dev/shm", NULL, MS_BIND, NULL);
+  mnt(NULL, ROOT "/dev", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755");
+}
+
+void mount_build_root(const struct config *cfg, int status_fd) {
+  status = status_fd;
+  /* Nothing we mount may propagate back to the host. */
+  mnt(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+  build_image_root(cfg);
+  build_scratch(cfg);
+  build_dev();
+  need_dir(ROOT "/proc", "/proc");
+  mnt("proc", ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible");
+
+  /* pivot_root(".", ".") stacks the old root under the new one; detaching it
+   * then leaves no path back to the host. */
+  if (chdir(ROOT) != 0) child_fail(status, "chdir new root: %s", strerror(errno));
+  if (syscall(SYS_pivot_root, ".", ".") != 0) child_fail(status, "pivot_root: %s", strerror(errno));
+  if (umount2(".", MNT_DETACH) != 0) child_fail(status, "detach old root: %s", strerror(errno));
+  if (chdir(SANDBOX_HOME) != 0) child_fail(status, "chdir %s: %s", SANDBOX_HOME, strerror(errno));
+  /* A working directory outside the root (a leaked fd, CVE-2024-21626) shows
+   * as "(unreachable)": refuse to start rather than hand it to the program. */
+  char cwd[64];
+  if (!getcwd(cwd, sizeof cwd) || strcmp(cwd, SANDBOX_HOME) != 0)
+    child_fail(status, "working directory is not %s inside the new root", SANDBOX_HOME);
+}
