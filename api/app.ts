@@ -1,0 +1,210 @@
+// The HTTP API (v1). Requests are validated by the zod schemas that also
+// generate /openapi.json; nothing malformed reaches a worker.
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
+import { randomUUID } from "node:crypto";
+import { languages } from "../rootfs/languages.js";
+import { languageVersions } from "../rootfs/images.js";
+import { limitFields, type Config, type LimitPolicy, type Limits } from "./config.js";
+import { errorSchema, runRequestSchema, runResultSchema, type RunJob, type RunRequest, type RunResult } from "./schemas.js";
+import { loadResult, renderMetrics } from "./store.js";
+import { docsPage } from "./docs.js";
+
+export interface Deps {
+  cfg: Config;
+  queue: Queue;
+  queueEvents: QueueEvents;
+  redis: Redis;
+}
+
+type Issue = { path: string; message: string };
+const fail = (c: Context, status: 400 | 401 | 404 | 413 | 429 | 503, error: string, issues?: Issue[]) =>
+  c.json({ error, ...(issues ? { issues } : {}) }, status);
+
+function resolveLimits(p: LimitPolicy, given: Partial<Limits> | undefined): Limits {
+  return Object.fromEntries(limitFields.map((f) => [f, given?.[f] ?? p.default[f]])) as Limits;
+}
+
+export function toJob(r: RunRequest, cfg: Config, lang = languages.find((l) => l.id === r.language)!): RunJob {
+  const files = r.files
+    ? r.files.map((f) => ({ path: f.path, contentBase64: f.encoding === "base64" ? f.content : Buffer.from(f.content).toString("base64") }))
+    : [{ path: lang.sourceFile, contentBase64: Buffer.from(r.source!).toString("base64") }];
+  return {
+    language: r.language,
+    files,
+    stdin: r.stdin,
+    args: r.args,
+    limits: resolveLimits(cfg.limits.run, r.limits),
+    compileLimits: resolveLimits(cfg.limits.compile, r.compileLimits),
+    tests: r.tests,
+    network: r.network,
+    createdAt: new Date().toISOString(),
+  };
+}
+
+/** Bearer API keys when configured; a per-key (or per-address) request rate. */
+function guard(deps: Deps): MiddlewareHandler {
+  return async (c, next) => {
+    let who = c.req.header("x-forwarded-for") ?? "local";
+    if (deps.cfg.apiKeys.length) {
+      const m = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "");
+      if (!m || !deps.cfg.apiKeys.includes(m[1]!)) {
+        c.header("WWW-Authenticate", "Bearer");
+        return fail(c, 401, "missing or unknown API key (Authorization: Bearer KEY)");
+      }
+      who = `key:${m[1]}`;
+    }
+    if (deps.cfg.rateLimit > 0) {
+      const key = `ruse:rate:${who}:${Math.floor(Date.now() / 1000)}`;
+      const [[, n]] = (await deps.redis.multi().incr(key).expire(key, 2).exec()) as [[null, number]];
+      if (n > deps.cfg.rateLimit) {
+        c.header("Retry-After", "1");
+        return fail(c, 429, `rate limit: at most ${deps.cfg.rateLimit} requests per second`);
+      }
+    }
+    await next();
+  };
+}
+
+export function createApp(deps: Deps): OpenAPIHono {
+  const { cfg, queue, queueEvents, redis } = deps;
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success)
+        return fail(
+          c,
+          400,
+          "invalid request",
+          result.error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message })),
+        );
+    },
+  });
+
+  app.onError((e, c) => {
+    if (e instanceof HTTPException && e.status === 400) return fail(c, 400, "the body is not valid JSON");
+    if (e instanceof HTTPException) return c.json({ error: e.message }, e.status);
+    console.error(`api: ${e.stack ?? e}`);
+    return c.json({ error: "internal error" }, 500);
+  });
+  app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}`));
+
+  app.use("/v1/*", guard(deps));
+  app.use(
+    "/v1/runs",
+    bodyLimit({ maxSize: cfg.bodyMaxBytes, onError: (c) => fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes`) }),
+  );
+
+  const idParam = z.object({ id: z.string().uuid().openapi({ param: { name: "id", in: "path" } }) });
+  const runRequest = runRequestSchema(cfg);
+  const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+
+  const postRun = createRoute({
+    method: "post",
+    path: "/v1/runs",
+    summary: "Queue a run; with wait=true, hold the request until it completes",
+    request: {
+      body: { content: { "application/json": { schema: runRequest } }, required: true },
+      query: z.object({ wait: z.enum(["true", "false"]).optional() }),
+    },
+    responses: {
+      200: json(runResultSchema, "the completed run (wait=true)"),
+      202: json(z.object({ id: z.string(), status: z.literal("queued") }), "queued"),
+      400: json(errorSchema, "invalid request: issues name the fields"),
+      401: json(errorSchema, "missing or unknown API key"),
+      413: json(errorSchema, "body too large"),
+      429: json(errorSchema, "rate limit or full queue; see Retry-After"),
+    },
+  });
+  app.openapi(postRun, (async (c: Context) => {
+    const body = (c.req as unknown as { valid(t: "json"): RunRequest }).valid("json");
+    if ((await queue.getWaitingCount()) >= cfg.maxQueue) {
+      c.header("Retry-After", "5");
+      return fail(c, 429, `the queue is full (${cfg.maxQueue} runs waiting); try again later`);
+    }
+    const id = randomUUID();
+    const job = await queue.add("run", toJob(body, cfg), {
+      jobId: id,
+      removeOnComplete: true,
+      removeOnFail: { age: cfg.resultTtlSeconds },
+      attempts: 3,
+      backoff: { type: "fixed", delay: 1000 },
+    });
+    if (c.req.query("wait") === "true") {
+      try {
+        await job.waitUntilFinished(queueEvents, cfg.waitMaxMs);
+        const r = await loadResult(redis, id);
+        if (r) return c.json(r, 200);
+      } catch {
+        /* not done within the server's wait limit (or failed): answer as queued */
+      }
+    }
+    return c.json({ id, status: "queued" as const }, 202);
+  }) as never);
+
+  const getRun = createRoute({
+    method: "get",
+    path: "/v1/runs/{id}",
+    summary: "A run's status and, once completed, its result (kept for RUSE_RESULT_TTL seconds)",
+    request: { params: idParam },
+    responses: { 200: json(runResultSchema, "the run"), 404: json(errorSchema, "unknown or expired") },
+  });
+  app.openapi(getRun, (async (c: Context) => {
+    const id = c.req.param("id")!;
+    const done = await loadResult(redis, id);
+    if (done) return c.json(done, 200);
+    const job = await queue.getJob(id);
+    if (!job) return fail(c, 404, `no run ${id} (unknown, or its result expired)`);
+    const state = await job.getState();
+    const base = { id, createdAt: new Date(job.timestamp).toISOString() };
+    if (state === "failed") {
+      const r: RunResult = { ...base, status: "completed", verdict: "internal_error", compile: null, run: null, message: job.failedReason };
+      return c.json(r, 200);
+    }
+    const status = state === "active" ? "running" : "queued";
+    return c.json({ ...base, status, startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null }, 200);
+  }) as never);
+
+  const langs = createRoute({
+    method: "get",
+    path: "/v1/languages",
+    summary: "The languages this server runs",
+    responses: {
+      200: json(
+        z.array(z.object({ id: z.string(), name: z.string(), version: z.string().nullable(), sourceFile: z.string(), compiled: z.boolean() })),
+        "the catalogue",
+      ),
+    },
+  });
+  app.openapi(langs, ((c: Context) => {
+    const versions = languageVersions();
+    return c.json(
+      languages.map((l) => ({ id: l.id, name: l.name, version: versions[l.id]?.version ?? null, sourceFile: l.sourceFile, compiled: !!l.compile })),
+      200,
+    );
+  }) as never);
+
+  app.get("/healthz", async (c) => {
+    try {
+      await redis.ping();
+      const workers = await queue.getWorkersCount();
+      if (workers === 0) return c.json({ ok: false, redis: true, workers }, 503);
+      return c.json({ ok: true, redis: true, workers }, 200);
+    } catch (e) {
+      return c.json({ ok: false, redis: false, error: (e as Error).message }, 503);
+    }
+  });
+
+  app.get("/metrics", async (c) => {
+    const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed");
+    return c.text(await renderMetrics(redis, counts), 200, { "Content-Type": "text/plain; version=0.0.4" });
+  });
+
+  const doc = { openapi: "3.0.0", info: { title: "ruse", version: "1", description: "Run untrusted code in a rootless sandbox" } };
+  app.doc("/openapi.json", doc);
+  app.get("/docs", (c) => c.html(docsPage(app.getOpenAPIDocument(doc) as unknown as Parameters<typeof docsPage>[0])));
+  return app;
+}

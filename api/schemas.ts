@@ -1,0 +1,140 @@
+// The zod schemas at the service's boundaries, shared by the API (validation
+// and OpenAPI) and the worker (the job it accepts, the result it writes).
+import { z } from "@hono/zod-openapi";
+import { languages } from "../rootfs/languages.js";
+import { limitFields, type Config, type LimitPolicy, type Limits } from "./config.js";
+
+const languageIds = languages.map((l) => l.id) as [string, ...string[]];
+
+/** A relative path under /box: no "..", no absolute path, no empty part. */
+const safePath = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((p) => !p.startsWith("/") && p.split("/").every((c) => c !== "" && c !== "." && c !== ".."), {
+    message: "must be a relative path without '.', '..' or empty parts",
+  })
+  .refine((p) => !/[\0\n]/.test(p), { message: "must not contain NUL or newline" });
+
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export const fileSchema = z
+  .object({
+    path: safePath,
+    content: z.string(),
+    encoding: z.enum(["utf8", "base64"]).default("utf8"),
+  })
+  .strict()
+  .refine((f) => f.encoding !== "base64" || (f.content.length % 4 === 0 && base64.test(f.content)), {
+    message: "content is not valid base64",
+    path: ["content"],
+  });
+
+function limitsSchema(p: LimitPolicy) {
+  const shape = Object.fromEntries(limitFields.map((f) => [f, z.number().int().positive().max(p.max[f]).optional()]));
+  return z.object(shape).strict() as unknown as z.ZodType<Partial<Limits>>;
+}
+
+export const testCaseSchema = z.object({ stdin: z.string().default(""), expectedOutput: z.string() }).strict();
+
+/** POST /v1/runs, with the server's maximums built in. */
+export function runRequestSchema(cfg: Config) {
+  return z
+    .object({
+      language: z.enum(languageIds).openapi({ description: "an id from GET /v1/languages" }),
+      source: z.string().optional().openapi({ description: "one file under the language's default name" }),
+      files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional(),
+      stdin: z.string().default(""),
+      args: z.array(z.string().max(4096)).max(64).default([]),
+      limits: limitsSchema(cfg.limits.run).optional(),
+      compileLimits: limitsSchema(cfg.limits.compile).optional(),
+      tests: z.array(testCaseSchema).min(1).max(cfg.maxTests).optional(),
+      network: z
+        .boolean()
+        .default(false)
+        .refine((v) => !v || cfg.allowNetwork, { message: "network is disabled on this server" }),
+    })
+    .strict()
+    .superRefine((r, ctx) => {
+      if ((r.source === undefined) === (r.files === undefined))
+        ctx.addIssue({ code: "custom", path: ["source"], message: "give exactly one of source and files" });
+      const paths = new Set<string>();
+      for (const [i, f] of (r.files ?? []).entries()) {
+        if (paths.has(f.path)) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: "duplicate path" });
+        paths.add(f.path);
+      }
+    })
+    .openapi("RunRequest");
+}
+export type RunRequest = z.infer<ReturnType<typeof runRequestSchema>>;
+
+const limitsResolved = z.object(Object.fromEntries(limitFields.map((f) => [f, z.number().int().positive()]))) as unknown as z.ZodType<Limits>;
+
+/** What the API queues and the worker accepts: files decoded, limits resolved. */
+export const runJobSchema = z.object({
+  language: z.enum(languageIds),
+  files: z.array(z.object({ path: safePath, contentBase64: z.string() })),
+  stdin: z.string(),
+  args: z.array(z.string()),
+  limits: limitsResolved,
+  compileLimits: limitsResolved,
+  tests: z.array(testCaseSchema).optional(),
+  network: z.boolean(),
+  createdAt: z.string(),
+});
+export type RunJob = z.infer<typeof runJobSchema>;
+
+export const verdicts = [
+  "ok",
+  "accepted",
+  "wrong_answer",
+  "compile_error",
+  "runtime_error",
+  "time_limit_exceeded",
+  "memory_limit_exceeded",
+  "output_limit_exceeded",
+  "internal_error",
+] as const;
+export type Verdict = (typeof verdicts)[number];
+
+export const usageSchema = z.object({ cpuMs: z.number(), wallMs: z.number(), memoryKb: z.number() });
+
+export const stageSchema = z
+  .object({
+    verdict: z.enum(verdicts),
+    exitCode: z.number().int().nullable(),
+    signal: z.number().int().nullable(),
+    stdout: z.string(),
+    stderr: z.string(),
+    stdoutTruncated: z.boolean(),
+    stderrTruncated: z.boolean(),
+    usage: usageSchema,
+    message: z.string().optional(),
+  })
+  .openapi("Stage");
+export type Stage = z.infer<typeof stageSchema>;
+
+export const runResultSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(["queued", "running", "completed"]),
+    language: z.string().optional(),
+    verdict: z.enum(verdicts).optional(),
+    compile: stageSchema.nullable().optional(),
+    run: stageSchema.nullable().optional(),
+    tests: z.array(stageSchema).optional(),
+    usage: usageSchema.optional().openapi({ description: "with tests: the maximum over tests" }),
+    message: z.string().optional().openapi({ description: "why a run ended in internal_error" }),
+    createdAt: z.string().optional(),
+    startedAt: z.string().nullable().optional(),
+    completedAt: z.string().nullable().optional(),
+  })
+  .openapi("RunResult");
+export type RunResult = z.infer<typeof runResultSchema>;
+
+export const errorSchema = z
+  .object({
+    error: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Error");

@@ -1,0 +1,43 @@
+// Starts the HTTP API against a Redis.
+import { serve } from "@hono/node-server";
+import { Queue, QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
+import type { Config } from "./config.js";
+import { createApp } from "./app.js";
+import { QUEUE, redisOptions } from "./store.js";
+
+export interface ApiHandle {
+  port: number;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+export async function startApi(cfg: Config, redisUrl: string): Promise<ApiHandle> {
+  let host = cfg.host;
+  if (cfg.apiKeys.length === 0 && !LOOPBACK.has(host)) {
+    console.warn(`api: no RUSE_API_KEYS set: binding to 127.0.0.1 instead of ${host} (set keys to listen elsewhere)`);
+    host = "127.0.0.1";
+  }
+  const connection = redisOptions(redisUrl);
+  const redis = new Redis(connection);
+  const queue = new Queue(QUEUE, { connection });
+  const queueEvents = new QueueEvents(QUEUE, { connection });
+  await queueEvents.waitUntilReady();
+  const app = createApp({ cfg, queue, queueEvents, redis });
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: cfg.port, hostname: host }, () => resolve(s));
+  });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : cfg.port;
+  console.log(`api: listening on http://${host}:${port}${cfg.apiKeys.length ? "" : " (no API keys: loopback only)"}`);
+  return {
+    port,
+    async close() {
+      await new Promise((r) => server.close(r));
+      await queueEvents.close();
+      await queue.close();
+      await redis.quit();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// The worker: takes runs off the BullMQ queue, executes them in the sandbox
+// and stores one result per run. Many workers on many machines may share one
+// Redis; BullMQ hands each job to one of them and, if a worker dies mid-run,
+// gives the job to another once its lock expires (stalled-job handling).
+import { Worker, type Job } from "bullmq";
+import { Redis } from "ioredis";
+import type { Config } from "../api/config.js";
+import { runJobSchema, type RunResult } from "../api/schemas.js";
+import { QUEUE, recordRun, redisOptions, saveResult } from "../api/store.js";
+import { executeRun, type Executed } from "./execute.js";
+import { Sandbox } from "./sandbox/sandbox.js";
+
+export interface WorkerHandle {
+  close(): Promise<void>;
+}
+
+export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000): Promise<WorkerHandle> {
+  const sb = await Sandbox.create({ concurrency: cfg.concurrency, allowWeakSameUid: process.env.RUSE_WEAK_SAME_UID === "1" });
+  console.log(`worker: ${sb.describe()}`);
+  const redis = new Redis(redisOptions(redisUrl));
+
+  const processRun = async (job: Job): Promise<string> => {
+    const parsed = runJobSchema.safeParse(job.data);
+    const startedAt = new Date(job.processedOn ?? Date.now());
+    const createdAt = parsed.success ? parsed.data.createdAt : new Date(job.timestamp).toISOString();
+    let executed: Executed & { message?: string };
+    if (!parsed.success) {
+      executed = { verdict: "internal_error", compile: null, run: null, message: "malformed job" };
+    } else {
+      try {
+        executed = await executeRun(parsed.data, sb);
+      } catch (e) {
+        executed = { language: parsed.data.language, verdict: "internal_error", compile: null, run: null, message: (e as Error).message };
+      }
+    }
+    const completedAt = new Date();
+    const result: RunResult = { id: job.id!, status: "completed", ...executed, createdAt, startedAt: startedAt.toISOString(), completedAt: completedAt.toISOString() };
+    await saveResult(redis, result, cfg.resultTtlSeconds);
+    await recordRun(redis, {
+      language: executed.language ?? "unknown",
+      verdict: executed.verdict ?? "internal_error",
+      runSeconds: (completedAt.getTime() - startedAt.getTime()) / 1000,
+      waitSeconds: Math.max(0, (startedAt.getTime() - Date.parse(createdAt)) / 1000),
+    });
+    return executed.verdict ?? "internal_error";
+  };
+
+  const worker = new Worker(QUEUE, processRun, {
+    connection: redisOptions(redisUrl),
+    concurrency: cfg.concurrency,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
+    maxStalledCount: 2,
+  });
+  worker.on("error", (e) => console.error(`worker: ${e.message}`));
+  await worker.waitUntilReady();
+  return {
+    // Drains: no new jobs; the runs in flight finish and store their results.
+    async close() {
+      await worker.close();
+      sb.close();
+      await redis.quit();
+    },
+  };
+}
