@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -60,6 +61,11 @@ static void build_image_root(const struct config *cfg) {
     fds[i] = open(cfg->layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fds[i] < 0) child_fail(status, "open layer %s: %s", cfg->layers[i], strerror(errno));
   }
+  /* Layers opened with the worker's own access; from here on, our host uid
+   * is not mapped inside and the kernel refuses to create files owned by an
+   * unmapped id: everything init creates belongs to runner. */
+  setfsgid(SANDBOX_ID);
+  setfsuid(SANDBOX_ID);
   mnt("ruse", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0700");
   make_dir(ROOT, 0755);
   make_dir(SCRATCH, 0755);

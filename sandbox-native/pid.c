@@ -17,7 +17,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -70,10 +69,6 @@ _Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, siz
   char go;
   if (read(go_fd, &go, 1) != 1) _exit(1); /* the supervisor failed before mapping us */
   close(go_fd);
-  /* Our host uid is not mapped inside, and the kernel refuses to create files
-   * owned by an unmapped id: everything init creates belongs to runner. */
-  setfsgid(SANDBOX_ID);
-  setfsuid(SANDBOX_ID);
 
   /* Now that we are in the run's cgroup, a cgroup namespace rooted there:
    * /proc/self/cgroup shows "/" and nothing of the host's layout. */
