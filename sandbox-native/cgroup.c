@@ -25,7 +25,6 @@
 
 enum { C_MEMORY = 1, C_PIDS = 2, C_CPUACCT = 4, C_CPU = 8 };
 static int v1_kinds[MAX_CG1];
-static uint64_t base_user_us, base_sys_us;
 
 static bool has_file(const char *dir, const char *file) {
   char p[600];
@@ -175,7 +174,13 @@ static void user_sys(struct cgroup *cg, uint64_t *user, uint64_t *sys) {
 /* The program starts now: what init spent building the root is not its. */
 void cgroup_mark_start(struct cgroup *cg) {
   cg->cpu_baseline_us = cgroup_cpu_usage_us(cg);
-  user_sys(cg, &base_user_us, &base_sys_us);
+  user_sys(cg, &cg->user_baseline_us, &cg->sys_baseline_us);
+}
+
+/* The program and all its processes are gone. */
+void cgroup_mark_end(struct cgroup *cg) {
+  cg->cpu_end_us = cgroup_cpu_usage_us(cg);
+  user_sys(cg, &cg->user_end_us, &cg->sys_end_us);
 }
 
 void cgroup_kill(struct cgroup *cg) {
@@ -183,11 +188,11 @@ void cgroup_kill(struct cgroup *cg) {
 }
 
 void cgroup_collect(struct cgroup *cg, struct outcome *out) {
-  uint64_t total = cgroup_cpu_usage_us(cg), user, sys;
-  user_sys(cg, &user, &sys);
-  out->cpu_us = total > cg->cpu_baseline_us ? total - cg->cpu_baseline_us : 0;
-  out->user_us = user > base_user_us ? user - base_user_us : 0;
-  out->sys_us = sys > base_sys_us ? sys - base_sys_us : 0;
+  if (!cg->cpu_end_us) cgroup_mark_end(cg); /* killed: the end is now */
+  const uint64_t t = cg->cpu_end_us, u = cg->user_end_us, s = cg->sys_end_us;
+  out->cpu_us = t > cg->cpu_baseline_us ? t - cg->cpu_baseline_us : 0;
+  out->user_us = u > cg->user_baseline_us ? u - cg->user_baseline_us : 0;
+  out->sys_us = s > cg->sys_baseline_us ? s - cg->sys_baseline_us : 0;
   for (int i = 0; i < cg->n; i++) {
     const char *d = cg->paths[i];
     if (cg->version == 2) {

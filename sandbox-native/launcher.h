@@ -46,7 +46,9 @@ struct config {
 
 /* What init tells the supervisor over the status pipe (one write each,
  * smaller than PIPE_BUF, so reads never see half a message). */
-enum init_msg_kind { MSG_STARTED = 1, MSG_EXITED, MSG_ERROR };
+/* STARTED: the program's exec succeeded. DONE: it and everything it started
+ * are dead (its clocks stop; init may still copy files out). */
+enum init_msg_kind { MSG_STARTED = 1, MSG_DONE, MSG_ERROR };
 struct init_msg {
   int kind;
   int wstatus;
@@ -72,7 +74,8 @@ struct cgroup {
   int n;
   int cpu_usage_fd;         /* cpuacct.usage (v1) or cpu.stat (v2) */
   int oom_fd;               /* eventfd (v1) or memory.events (v2) to poll */
-  uint64_t cpu_baseline_us;
+  uint64_t cpu_baseline_us, user_baseline_us, sys_baseline_us;
+  uint64_t cpu_end_us, user_end_us, sys_end_us;
 };
 
 /* args.c */
@@ -113,6 +116,7 @@ void cgroup_create(const struct config *cfg, struct cgroup *cg);
 void cgroup_attach(struct cgroup *cg, pid_t pid);
 uint64_t cgroup_cpu_usage_us(struct cgroup *cg);
 void cgroup_mark_start(struct cgroup *cg);
+void cgroup_mark_end(struct cgroup *cg);
 void cgroup_kill(struct cgroup *cg);
 void cgroup_collect(struct cgroup *cg, struct outcome *out);
 void cgroup_remove(struct cgroup *cg);

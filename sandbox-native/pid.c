@@ -108,8 +108,8 @@ _Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, siz
   /* The program is done: nothing it started may outlive it. */
   kill(-1, SIGKILL);
   while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
-
+  /* The program's time ends here: copying files out is not its. */
+  send_msg(status_fd, MSG_DONE, wstatus);
   if (cfg->collect_fd >= 0) files_collect(cfg, box);
-  send_msg(status_fd, MSG_EXITED, wstatus);
   _exit(0);
 }

@@ -118,6 +118,8 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
     if (!started) {
       if (now - t0 >= SETUP_TIMEOUT_US) kill_run(cg, pidfd, out, LIMIT_SETUP);
       wait_us = SETUP_TIMEOUT_US - (now - t0 < SETUP_TIMEOUT_US ? now - t0 : SETUP_TIMEOUT_US);
+    } else if (have_exit) {
+      wait_us = 100000; /* the program is done: init only copies files out */
     } else {
       uint64_t used = cgroup_cpu_usage_us(cg) - cg->cpu_baseline_us, wall = now - start_us;
       if (used >= cpu_limit_us) kill_run(cg, pidfd, out, LIMIT_CPU);
@@ -156,8 +158,9 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
         start_us = mono_us();
         out->setup_us = start_us - t0;
         cgroup_mark_start(cg);
-      } else if (r == (ssize_t)sizeof m && m.kind == MSG_EXITED) {
+      } else if (r == (ssize_t)sizeof m && m.kind == MSG_DONE) {
         end_us = mono_us();
+        cgroup_mark_end(cg);
         have_exit = true;
         wstatus = m.wstatus;
       } else if (r == (ssize_t)sizeof m && m.kind == MSG_ERROR) {
@@ -191,7 +194,7 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
   if (status_fd >= 0) {
     struct init_msg m;
     while (read(status_fd, &m, sizeof m) == (ssize_t)sizeof m) {
-      if (m.kind == MSG_EXITED) { have_exit = true; wstatus = m.wstatus; }
+      if (m.kind == MSG_DONE) { have_exit = true; wstatus = m.wstatus; }
       if (m.kind == MSG_ERROR) { memcpy(error, m.text, sizeof error); error[sizeof error - 1] = 0; }
     }
     close(status_fd);

@@ -45,7 +45,7 @@ static void run_map(const char *helper, pid_t pid, long host_id) {
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
     fail("%s refused to map id %ld: is it inside this user's range in /etc/sub%cid? "
          "(the set-up script scripts/setup.sh adds the range)",
-         helper, host_id, helper[8] == 'u' ? 'u' : 'g');
+         helper, host_id, strstr(helper, "newuidmap") ? 'u' : 'g');
 }
 
 static void write_maps(const struct config *cfg, pid_t pid) {

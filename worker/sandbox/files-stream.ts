@@ -37,7 +37,7 @@ const REFUSALS: Record<number, string> = {
   27: "refused: over the collect size cap",
   18: "refused: crosses a mount",
   13: "permission denied",
-  20: "a parent is not a directory",
+  20: "refused: not a directory (or a symbolic link to one)",
 };
 
 export function decodeCollected(buf: Buffer): CollectedFile[] {

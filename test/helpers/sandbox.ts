@@ -1,0 +1,60 @@
+// Shared fixtures for the suites that run real sandboxes: one Sandbox per
+// test file, the image layers, default limits, and the static C probe.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { layersFor } from "../../rootfs/images.js";
+import { Sandbox, type SandboxLimits, type SandboxSpec, type SandboxResult } from "../../worker/sandbox/sandbox.js";
+
+/** The suites must prove the product rootless: refuse to run them as root. */
+export function assertNotRoot(): void {
+  if (process.getuid?.() === 0) throw new Error("sandbox suites run as the unprivileged worker user: use `npm test`");
+}
+
+export const limits: SandboxLimits = {
+  cpuMs: 2000,
+  wallMs: 5000,
+  memoryBytes: 256 << 20,
+  processes: 64,
+  outputBytes: 1 << 20,
+  scratchBytes: 64 << 20,
+  fileSizeBytes: 64 << 20,
+  openFiles: 256,
+  stackBytes: 64 << 20,
+};
+
+/** The base image alone (coreutils, bash): enough for the static probe. */
+export const baseLayers = (): string[] => layersFor("bash");
+
+let probe: Buffer | null = null;
+/** test/fixtures/probe.c, built static on the host so it runs on any image. */
+export function probeBinary(): Buffer {
+  if (!probe) {
+    const src = fileURLToPath(new URL("../fixtures/probe.c", import.meta.url));
+    const out = join(mkdtempSync(join(tmpdir(), "ruse-probe-")), "probe");
+    execFileSync("cc", ["-O1", "-static", "-pthread", "-o", out, src]);
+    probe = readFileSync(out);
+  }
+  return probe;
+}
+
+/** Runs the probe with `args` in a sandbox of the base image. */
+export type ProbeSpec = Omit<Partial<SandboxSpec>, "limits"> & { limits?: Partial<SandboxLimits> };
+
+export function runProbe(sb: Sandbox, args: string[], spec: ProbeSpec = {}): Promise<SandboxResult> {
+  return sb.run({
+    layers: baseLayers(),
+    argv: ["./probe", ...args],
+    env: { PATH: "/usr/bin:/bin" },
+    ...spec,
+    files: [{ path: "probe", content: probeBinary(), executable: true }, ...(spec.files ?? [])],
+    limits: { ...limits, ...spec.limits },
+  });
+}
+
+export async function openSandbox(concurrency = 2): Promise<Sandbox> {
+  assertNotRoot();
+  return Sandbox.create({ concurrency });
+}

@@ -1,0 +1,396 @@
+// Integration suite of the sandbox: verdicts, limits, accounting and bad
+// configuration, with real runs of test/fixtures/probe.c. The margins below
+// were measured on the development host (2 vCPUs, cgroup v1, kernel 6.18);
+// RUSE_MEASURE=1 test/integration/sandbox-margins.test.ts re-measures them.
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { baseLayers, limits, openSandbox, probeBinary, runProbe } from "../helpers/sandbox.js";
+import { LAUNCHER, type Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
+import { SlotPool } from "../../worker/sandbox/slots.js";
+
+/** How far past its CPU limit a 1-thread run may get (the goal: stopped
+ * within 20 ms; measured on an idle host, n=25: p50 3.4, max 6.4 ms). */
+const CPU_OVERSHOOT_MS = 20;
+/** The same for a 2-thread run, whose two CPUs burn on while it is being
+ * killed (n=55: p50 6-8, p90 13-16, max 20.5 ms: over the 20 ms goal). */
+const CPU_OVERSHOOT_THREADS_MS = 30;
+/** How far past its wall limit a run may get (n=25: p50 1.5-2.4, max 4.0 ms). */
+const WALL_OVERSHOOT_MS = 25;
+const MiB = 1 << 20;
+
+let sb: Sandbox;
+let scratch: string;
+
+beforeAll(async () => {
+  sb = await openSandbox(2);
+  scratch = mkdtempSync(join(tmpdir(), "ruse-integration-"));
+  chmodSync(scratch, 0o755);
+});
+
+afterAll(() => {
+  sb?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A spec whose limits override the fixtures' defaults one by one. */
+type ProbeSpec = Omit<Partial<SandboxSpec>, "limits"> & { limits?: Partial<SandboxLimits> };
+
+function probe(args: string[], spec: ProbeSpec = {}): Promise<SandboxResult> {
+  return runProbe(sb, args, { ...spec, limits: { ...limits, ...spec.limits } });
+}
+
+const lines = (out: string | Buffer): string[] => out.toString().split("\n").filter(Boolean);
+function kv(out: string | Buffer): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (const l of lines(out)) {
+    const i = l.indexOf("=");
+    if (i > 0) o[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return o;
+}
+
+/** `fill PATH ERR BYTES` lines of the probe, by path. */
+function fills(r: SandboxResult): Map<string, { error: string; bytes: number }> {
+  const m = new Map<string, { error: string; bytes: number }>();
+  for (const l of lines(r.stdout)) {
+    const [w, path, error, bytes] = l.split(" ");
+    if (w === "fill" && path && error) m.set(path, { error, bytes: Number(bytes) });
+  }
+  return m;
+}
+
+/** CPUs a `spin THREADS` of the probe gets on the host right now (0..THREADS). */
+async function hostParallelism(threads: number, ms = 300): Promise<number> {
+  const path = join(scratch, "host-probe");
+  if (!existsSync(path)) writeFileSync(path, probeBinary(), { mode: 0o755 });
+  const child = spawn(path, ["spin", String(threads)], { stdio: "ignore" });
+  try {
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, ms));
+    const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
+    const elapsed = performance.now() - t0;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15) in 1/100 s
+    return (ticks * 10) / elapsed;
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
+const describeRun = (r: SandboxResult) =>
+  `${r.verdict} limit=${r.limit} exit=${r.exitCode} signal=${r.signal} usage=${JSON.stringify(r.usage)} ${r.error ?? ""} ${r.stderr}`;
+
+// ---- verdicts ---------------------------------------------------------------------
+
+describe("verdicts", () => {
+  it("exit 0 is ok", async () => {
+    const r = await probe(["exit", "0"]);
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    expect(r.exitCode).toBe(0);
+    expect(r.signal).toBeNull();
+    expect(r.limit).toBeNull();
+  });
+
+  it("exit 42 is a runtime error with exit code 42 and no signal", async () => {
+    const r = await probe(["exit", "42"]);
+    expect(r.verdict, describeRun(r)).toBe("runtime_error");
+    expect(r.exitCode).toBe(42);
+    expect(r.signal).toBeNull();
+    expect(r.limit).toBeNull();
+  });
+
+  it("a stack overflow is a runtime error with signal 11", async () => {
+    const r = await probe(["stack"]);
+    expect(r.verdict, describeRun(r)).toBe("runtime_error");
+    expect(r.signal).toBe(11);
+    expect(r.exitCode).toBeNull();
+    expect(r.limit).toBeNull();
+  });
+
+  it("an integer division by zero is a runtime error with signal 8", async () => {
+    const r = await probe(["divzero"]);
+    expect(r.verdict, describeRun(r)).toBe("runtime_error");
+    expect(r.signal).toBe(8);
+    expect(r.exitCode).toBeNull();
+  });
+});
+
+// ---- file system -------------------------------------------------------------------
+
+describe("file system", () => {
+  it("the root is read-only; /tmp and /box are writable", async () => {
+    for (const [path, want] of [
+      ["/usr/x", "EROFS"],
+      ["/x", "EROFS"],
+      ["/etc/x", "EROFS"],
+      ["/dev/x", "EROFS"],
+      ["/tmp/x", "OK"],
+      ["/box/x", "OK"],
+      ["/dev/shm/x", "OK"],
+    ] as const) {
+      const r = await probe(["write", path]);
+      expect(r.verdict, describeRun(r)).toBe("ok");
+      expect(`${path} ${kv(r.stdout).write}`).toBe(`${path} ${want}`);
+    }
+  });
+
+  it("/tmp, /box and /dev/shm fill up to the scratch cap, and not past it (ENOSPC)", async () => {
+    const cap = 8 * MiB;
+    // The probe itself lies in /box, on the same tmpfs.
+    const floor = cap - probeBinary().length - 256 * 1024;
+    for (const path of ["/tmp/f", "/box/f", "/dev/shm/f"]) {
+      const r = await probe(["fill", path], { limits: { scratchBytes: cap } });
+      expect(r.verdict, describeRun(r)).toBe("ok");
+      const f = fills(r).get(path);
+      expect(f?.error, path).toBe("ENOSPC");
+      expect(f!.bytes, path).toBeLessThanOrEqual(cap);
+      expect(f!.bytes, path).toBeGreaterThanOrEqual(floor);
+    }
+  });
+
+  it("one cap bounds /tmp, /box and /dev/shm together", async () => {
+    const cap = 8 * MiB;
+    const paths = ["/tmp/a", "/box/b", "/dev/shm/c"];
+    const r = await probe(["fill", ...paths], { limits: { scratchBytes: cap } });
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    const f = fills(r);
+    for (const p of paths) expect(f.get(p)?.error, p).toBe("ENOSPC");
+    const total = paths.reduce((n, p) => n + f.get(p)!.bytes, 0);
+    expect(total).toBeLessThanOrEqual(cap);
+    expect(total).toBeGreaterThan(cap / 2);
+  });
+
+  it("a file stops at fileSizeBytes (EFBIG)", async () => {
+    const r = await probe(["fill", "/tmp/f"], { limits: { fileSizeBytes: 3 * MiB } });
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    expect(fills(r).get("/tmp/f")).toEqual({ error: "EFBIG", bytes: 3 * MiB });
+  });
+});
+
+// ---- time --------------------------------------------------------------------------
+
+describe("time limits", () => {
+  it(`a 2-thread spin stops at the CPU limit within ${CPU_OVERSHOOT_THREADS_MS} ms, threads counted`, async () => {
+    const ratios: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      // The main thread only waits: the CPU limit is reached by the threads alone.
+      const r = await probe(["spin", "2"], { limits: { cpuMs: 1000, wallMs: 10_000 } });
+      expect(r.verdict, describeRun(r)).toBe("time_limit_exceeded");
+      expect(r.limit).toBe("cpu");
+      expect(r.signal).toBe(9);
+      expect(r.usage.cpuMs, describeRun(r)).toBeGreaterThanOrEqual(1000);
+      expect(r.usage.cpuMs, describeRun(r)).toBeLessThanOrEqual(1000 + CPU_OVERSHOOT_THREADS_MS);
+      expect(r.usage.wallMs).toBeGreaterThanOrEqual(r.usage.cpuMs / 2 - 5);
+      ratios.push(r.usage.wallMs / r.usage.cpuMs);
+    }
+    // Two threads on two free CPUs take about half the CPU time in wall
+    // time (measured 0.51-0.53 on an idle host). Whether two CPUs are free
+    // depends on the host's other load, so the same spin on the host is the
+    // control: only when it gets ~2 CPUs must the sandboxed one as well.
+    const host = await hostParallelism(2);
+    const best = Math.min(...ratios);
+    if (host >= 1.7) expect(best, `wall/cpu ${ratios.join(", ")}; host spin 2 got ${host} CPUs`).toBeLessThanOrEqual(0.75);
+    else console.warn(`spin 2: wall/cpu ratio not checked, the host is busy (its own spin 2 got ${host.toFixed(2)} CPUs)`);
+  });
+
+  it(`a 1-thread spin stops at the CPU limit within ${CPU_OVERSHOOT_MS} ms`, async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await probe(["spin", "1"], { limits: { cpuMs: 1000 } });
+      expect(r.verdict, describeRun(r)).toBe("time_limit_exceeded");
+      expect(r.limit).toBe("cpu");
+      expect(r.usage.cpuMs, describeRun(r)).toBeGreaterThanOrEqual(1000);
+      expect(r.usage.cpuMs, describeRun(r)).toBeLessThanOrEqual(1000 + CPU_OVERSHOOT_MS);
+      expect(r.usage.wallMs).toBeGreaterThanOrEqual(0.95 * r.usage.cpuMs);
+    }
+  });
+
+  it(`a sleep stops at the wall limit within ${WALL_OVERSHOOT_MS} ms`, async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await probe(["sleep", "10000"], { limits: { wallMs: 500 } });
+      expect(r.verdict, describeRun(r)).toBe("time_limit_exceeded");
+      expect(r.limit).toBe("wall");
+      expect(r.signal).toBe(9);
+      expect(r.usage.wallMs, describeRun(r)).toBeGreaterThanOrEqual(500);
+      expect(r.usage.wallMs, describeRun(r)).toBeLessThanOrEqual(500 + WALL_OVERSHOOT_MS);
+      expect(r.usage.cpuMs).toBeLessThan(50);
+    }
+  });
+});
+
+// ---- memory and output ---------------------------------------------------------------
+
+describe("memory and output limits", () => {
+  it("touching 512 MiB under a 128 MiB limit is memory_limit_exceeded", async () => {
+    const r = await probe(["touch", "512"], { limits: { memoryBytes: 128 * MiB } });
+    expect(r.verdict, describeRun(r)).toBe("memory_limit_exceeded");
+    expect(r.limit).toBe("memory");
+    expect(r.stdout.toString()).not.toContain("done");
+    expect(r.usage.memoryKb).toBeLessThanOrEqual(128 * 1024);
+    expect(r.usage.memoryKb).toBeGreaterThan(100 * 1024);
+  });
+
+  it("touching 64 MiB under 256 MiB is ok", async () => {
+    const r = await probe(["touch", "64"], { limits: { memoryBytes: 256 * MiB } });
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    expect(r.stdout.toString()).toBe("done\n");
+    expect(r.oomKilled).toBe(false);
+  });
+
+  it("an output flood stops at the cap: exactly outputBytes kept, marked truncated", async () => {
+    const r = await probe(["flood"], { limits: { outputBytes: 64 * 1024 } });
+    expect(r.verdict, describeRun(r)).toBe("output_limit_exceeded");
+    expect(r.limit).toBe("output");
+    expect(r.stdout.length).toBe(65536);
+    expect(r.stdout.every((b) => b === 0x78)).toBe(true);
+    expect(r.stdoutTruncated).toBe(true);
+    expect(r.stderrTruncated).toBe(false);
+  });
+
+  it("a flood on stderr stops at the same cap", async () => {
+    const r = await probe(["flood", "err"], { limits: { outputBytes: 64 * 1024 } });
+    expect(r.verdict, describeRun(r)).toBe("output_limit_exceeded");
+    expect(r.stderr.length).toBe(65536);
+    expect(r.stderrTruncated).toBe(true);
+    expect(r.stdout.length).toBe(0);
+    expect(r.stdoutTruncated).toBe(false);
+  });
+});
+
+// ---- accounting ---------------------------------------------------------------------
+
+describe("accounting", () => {
+  it("burning 300 ms of CPU reports 300 ms ± 10%", async () => {
+    const r = await probe(["burn", "300"]);
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    expect(r.usage.cpuMs).toBeGreaterThanOrEqual(270);
+    expect(r.usage.cpuMs).toBeLessThanOrEqual(330);
+    expect(r.usage.wallMs).toBeGreaterThanOrEqual(270);
+  });
+
+  it("the CPU time of child processes counts (3 × 100 ms ± 10%)", async () => {
+    const r = await probe(["forkburn", "3", "100"]);
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    expect(r.usage.cpuMs).toBeGreaterThanOrEqual(270);
+    expect(r.usage.cpuMs).toBeLessThanOrEqual(330);
+  });
+
+  it("touching 100 MiB reports a peak between 100 and 130 MiB", async () => {
+    const r = await probe(["touch", "100"]);
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    expect(r.usage.memoryKb).toBeGreaterThanOrEqual(100 * 1024);
+    expect(r.usage.memoryKb).toBeLessThanOrEqual(130 * 1024);
+  });
+});
+
+// ---- collected files and the program's limits ----------------------------------------------
+
+describe("copying out collected files does not count against the program", () => {
+  // Init copies the files out after the program and all its processes are
+  // dead: that is the sandbox's work, not the program's.
+  const big = 150 * MiB;
+  const l = { scratchBytes: 200 * MiB, memoryBytes: 512 * MiB, fileSizeBytes: big };
+  const collected = (r: SandboxResult) => r.collected.map((c) => ("content" in c ? c.content.length : c.error));
+
+  it("a program that ends within its wall limit is ok, however long the copy-out takes", async () => {
+    // fill takes ~55 ms, so the program ends at ~860 ms of 1000; copying
+    // 150 MiB out takes another ~150-200 ms.
+    const r = await probe(["fill", "/box/big", "+", "sleep", "800"], {
+      limits: { ...l, wallMs: 1000 },
+      collect: ["big"],
+      collectMaxBytes: 256 * MiB,
+    });
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    expect(r.usage.wallMs, describeRun(r)).toBeLessThan(1000);
+    expect(collected(r)).toEqual([big]);
+  });
+
+  it("the copy-out's CPU time is not the program's", async () => {
+    const r = await probe(["fill", "/box/big", "+", "burn", "200"], { limits: l, collect: ["big"], collectMaxBytes: 256 * MiB });
+    expect(r.verdict, describeRun(r)).toBe("ok");
+    expect(collected(r)).toEqual([big]);
+    // The probe's own CPU clock (fill and burn) at its end, vs the run's.
+    const own = Number(kv(r.stdout).burned);
+    expect(own).toBeGreaterThanOrEqual(200);
+    expect(r.usage.cpuMs - own, describeRun(r)).toBeLessThan(15);
+  });
+});
+
+// ---- bad configuration ------------------------------------------------------------------
+
+describe("bad configuration gives a clear error, never a hang or a run outside the sandbox", () => {
+  /** A run whose program would leave a file on the host if it ran there. */
+  async function badRun(spec: ProbeSpec, marker: string): Promise<SandboxResult> {
+    const t0 = Date.now();
+    const r = await sb.run({
+      layers: baseLayers(),
+      argv: ["/usr/bin/touch", marker],
+      env: { PATH: "/usr/bin:/bin" },
+      ...spec,
+      limits: { ...limits, ...spec.limits },
+    });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(existsSync(marker), "the program ran on the host").toBe(false);
+    expect(r.verdict).toBe("internal_error");
+    expect(r.stdout.length + r.stderr.length).toBe(0);
+    return r;
+  }
+
+  it("a missing image layer, or one that is not a directory", async () => {
+    const packageJson = fileURLToPath(new URL("../../package.json", import.meta.url));
+    for (const layer of ["/nonexistent/ruse-layer", packageJson]) {
+      const r = await badRun({ layers: [layer] }, join(scratch, "ran-missing-layer"));
+      expect(r.error).toContain(layer);
+      expect(r.error).toMatch(/not a directory/);
+      const r2 = await badRun({ layers: [...baseLayers(), layer] }, join(scratch, "ran-missing-layer2"));
+      expect(r2.error).toContain(layer);
+    }
+  });
+
+  it("a zero, negative or non-numeric limit", async () => {
+    const cases: [keyof SandboxLimits, number][] = [
+      ["cpuMs", 0],
+      ["wallMs", -1],
+      ["memoryBytes", 0],
+      ["processes", -5],
+      ["outputBytes", Number.NaN],
+      ["scratchBytes", Number.POSITIVE_INFINITY],
+      ["stackBytes", 0],
+    ];
+    for (const [key, value] of cases) {
+      const r = await badRun({ limits: { ...limits, [key]: value } }, join(scratch, "ran-bad-limit"));
+      expect(r.error).toMatch(new RegExp(`\\b${key}\\b`));
+    }
+  });
+
+  it("a memory limit too small to start anything", async () => {
+    const r = await badRun({ limits: { ...limits, memoryBytes: 1 * MiB } }, join(scratch, "ran-tiny-memory"));
+    expect(r.error).toMatch(/memory/);
+  });
+
+  it("an image without the /box mount point", async () => {
+    const layer = mkdtempSync(join(scratch, "nobox-"));
+    chmodSync(layer, 0o755);
+    for (const d of ["tmp", "proc", "dev", "usr"]) mkdirSync(join(layer, d), { mode: 0o755 });
+    const r = await badRun({ layers: [layer] }, join(scratch, "ran-nobox"));
+    expect(r.error).toMatch(/\/box\b/);
+  });
+
+  it("no program, no layers, or a program that does not exist", async () => {
+    expect((await badRun({ argv: [] }, join(scratch, "x"))).error).toMatch(/program/);
+    expect((await badRun({ layers: [] }, join(scratch, "x"))).error).toMatch(/layer/);
+    const r = await badRun({ argv: ["./no-such-program"] }, join(scratch, "x"));
+    expect(r.error).toMatch(/no-such-program/);
+  });
+
+  it("a slot whose uid is outside the worker's subordinate range is refused, naming /etc/subuid", async () => {
+    const t0 = Date.now();
+    await expect(
+      SlotPool.create(LAUNCHER, { ...sb.host, uids: { start: 5, count: 10 }, gids: { start: 5, count: 10 } }, 1),
+    ).rejects.toThrow(/\/etc\/subuid/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
