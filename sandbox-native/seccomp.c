@@ -12,13 +12,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* Read with pread from offset 0: the worker hands every run the same open
+ * file, so no run may move a shared offset. */
 unsigned char *seccomp_read_program(int fd, size_t *len) {
   const size_t max = BPF_MAXINSNS * sizeof(struct sock_filter);
   unsigned char *buf = malloc(max + 1);
   size_t n = 0;
   if (!buf) fail("out of memory");
   for (;;) {
-    ssize_t r = read(fd, buf + n, max + 1 - n);
+    ssize_t r = pread(fd, buf + n, max + 1 - n, (off_t)n);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) fail("read seccomp program: %s", strerror(errno));
     if (r == 0) break;

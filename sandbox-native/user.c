@@ -124,8 +124,8 @@ void user_become_runner(const struct config *cfg, int status_fd) {
     child_fail(status_fd, "setresgid %d: %s", SANDBOX_ID, strerror(errno));
   if (setresuid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID) != 0)
     child_fail(status_fd, "setresuid %d: %s", SANDBOX_ID, strerror(errno));
-  for (int cap = 0; cap <= 63; cap++)
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+  for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) /* up to the kernel's last */
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
       child_fail(status_fd, "drop capability %d: %s", cap, strerror(errno));
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
     child_fail(status_fd, "clear ambient capabilities: %s", strerror(errno));

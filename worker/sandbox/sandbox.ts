@@ -2,7 +2,9 @@
 // One Sandbox per worker: it detects the host, compiles the seccomp policy
 // once, and owns the slots (one per concurrent run).
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Writable } from "node:stream";
 import { compileSeccompPolicy } from "./seccomp.js";
@@ -129,6 +131,16 @@ function launcherArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
   return a;
 }
 
+/** The program in a private file, opened read-only and unlinked at once. */
+function seccompFile(bpf: Buffer): number {
+  const dir = mkdtempSync(join(tmpdir(), "ruse-seccomp-"));
+  const path = join(dir, "filter.bpf");
+  writeFileSync(path, bpf, { mode: 0o400 });
+  const fd = openSync(path, "r");
+  rmSync(dir, { recursive: true });
+  return fd;
+}
+
 /** Feeds a buffer to a child's pipe; a program that never reads it is not an error. */
 function feed(stream: Writable | null | undefined, data: Buffer | string | undefined): void {
   if (!stream) return;
@@ -139,7 +151,8 @@ function feed(stream: Writable | null | undefined, data: Buffer | string | undef
 export class Sandbox {
   private constructor(
     readonly host: Host,
-    private readonly seccomp: Buffer,
+    /** the compiled seccomp program, as an open unlinked file every run reads */
+    private readonly seccompFd: number,
     private readonly slots: SlotPool,
   ) {}
 
@@ -147,9 +160,8 @@ export class Sandbox {
   static async create(opts: { concurrency: number; allowWeakSameUid?: boolean }): Promise<Sandbox> {
     if (!existsSync(LAUNCHER)) throw new Error(`the launcher ${LAUNCHER} is not built; run \`bash scripts/setup.sh\``);
     const host = detectHost({ allowWeakSameUid: opts.allowWeakSameUid });
-    const seccomp = compileSeccompPolicy();
     const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency);
-    return new Sandbox(host, seccomp, slots);
+    return new Sandbox(host, seccompFile(compileSeccompPolicy()), slots);
   }
 
   describe(): string {
@@ -158,6 +170,7 @@ export class Sandbox {
 
   close(): void {
     this.slots.close();
+    closeSync(this.seccompFd);
   }
 
   async run(spec: SandboxSpec): Promise<SandboxResult> {
@@ -176,7 +189,7 @@ export class Sandbox {
   private async launch(spec: SandboxSpec, slot: Slot): Promise<SandboxResult> {
     const child = spawn(LAUNCHER, launcherArgs(spec, this.host, slot), {
       env: {},
-      stdio: ["pipe", "pipe", "pipe", "pipe", "pipe", spec.files?.length ? "pipe" : "ignore", spec.collect?.length ? "pipe" : "ignore", slot.usernsFd],
+      stdio: ["pipe", "pipe", "pipe", "pipe", this.seccompFd, spec.files?.length ? "pipe" : "ignore", spec.collect?.length ? "pipe" : "ignore", slot.usernsFd],
     });
     const chunks = { out: [] as Buffer[], err: [] as Buffer[], report: [] as Buffer[], collect: [] as Buffer[] };
     child.stdout!.on("data", (d: Buffer) => chunks.out.push(d));
@@ -184,7 +197,6 @@ export class Sandbox {
     const io = child.stdio as unknown as (NodeJS.ReadableStream & Writable | null)[];
     io[FD.report]!.on("data", (d: Buffer) => chunks.report.push(d));
     if (spec.collect?.length) io[FD.collect]!.on("data", (d: Buffer) => chunks.collect.push(d));
-    feed(io[FD.seccomp], this.seccomp);
     if (spec.files?.length) feed(io[FD.files], encodeFiles(spec.files));
     feed(child.stdin, spec.stdin);
 
