@@ -3,6 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import { languages } from "../rootfs/languages.js";
 import { limitFields, type Config, type LimitPolicy, type Limits } from "./config.js";
+import { sandboxVerdicts } from "../worker/sandbox/report.js";
 
 const languageIds = languages.map((l) => l.id) as [string, ...string[]];
 
@@ -84,17 +85,8 @@ export const runJobSchema = z.object({
 });
 export type RunJob = z.infer<typeof runJobSchema>;
 
-export const verdicts = [
-  "ok",
-  "accepted",
-  "wrong_answer",
-  "compile_error",
-  "runtime_error",
-  "time_limit_exceeded",
-  "memory_limit_exceeded",
-  "output_limit_exceeded",
-  "internal_error",
-] as const;
+/** The sandbox's verdicts, and those of judging and compiling. */
+export const verdicts = [...sandboxVerdicts, "accepted", "wrong_answer", "compile_error"] as const;
 export type Verdict = (typeof verdicts)[number];
 
 export const usageSchema = z.object({ cpuMs: z.number(), wallMs: z.number(), memoryKb: z.number() });

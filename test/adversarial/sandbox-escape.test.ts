@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseLayers, limits, openSandbox, probeBinary, runProbe } from "../helpers/sandbox.js";
+import { baseLayers, limits, openSandbox, probeBinary, runProbe, type ProbeSpec } from "../helpers/sandbox.js";
 import type { Sandbox, SandboxLimits, SandboxResult, SandboxSpec } from "../../worker/sandbox/sandbox.js";
 import type { CollectedFile } from "../../worker/sandbox/files-stream.js";
 
@@ -38,12 +38,7 @@ afterAll(() => {
 
 // ---- helpers ----------------------------------------------------------------
 
-/** A spec whose limits override the fixtures' defaults one by one. */
-type ProbeSpec = Omit<Partial<SandboxSpec>, "limits"> & { limits?: Partial<SandboxLimits> };
-
-function probe(args: string[], spec: ProbeSpec = {}): Promise<SandboxResult> {
-  return runProbe(sb, args, { ...spec, limits: { ...limits, ...spec.limits } });
-}
+const probe = (args: string[], spec: ProbeSpec = {}): Promise<SandboxResult> => runProbe(sb, args, spec);
 
 /** A shell script (sh, coreutils) in the base image. */
 function shell(script: string, spec: ProbeSpec = {}): Promise<SandboxResult> {

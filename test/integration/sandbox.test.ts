@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseLayers, limits, openSandbox, probeBinary, runProbe } from "../helpers/sandbox.js";
+import { baseLayers, limits, openSandbox, probeBinary, runProbe, type ProbeSpec } from "../helpers/sandbox.js";
 import { LAUNCHER, type Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
 import { SlotPool } from "../../worker/sandbox/slots.js";
 
@@ -36,12 +36,7 @@ afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
-/** A spec whose limits override the fixtures' defaults one by one. */
-type ProbeSpec = Omit<Partial<SandboxSpec>, "limits"> & { limits?: Partial<SandboxLimits> };
-
-function probe(args: string[], spec: ProbeSpec = {}): Promise<SandboxResult> {
-  return runProbe(sb, args, { ...spec, limits: { ...limits, ...spec.limits } });
-}
+const probe = (args: string[], spec: ProbeSpec = {}): Promise<SandboxResult> => runProbe(sb, args, spec);
 
 const lines = (out: string | Buffer): string[] => out.toString().split("\n").filter(Boolean);
 function kv(out: string | Buffer): Record<string, string> {
