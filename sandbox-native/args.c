@@ -20,6 +20,7 @@ static const char usage[] =
     "  --userns-fd N          the slot's user namespace, made by a --hold-userns process\n"
     "  --hold-userns          make a user namespace mapping runner to the slot's ids, print\n"
     "                         the pid holding it, and keep it until stdin closes\n"
+    "  --slot-lock FILE       with --hold-userns: flock FILE first; exit 75 if another holds it\n"
     "  --cgroup-v2 PARENT | --cgroup-v1 PARENT (repeat per controller)\n"
     "  --memory BYTES --pids N --cpu-ms N --wall-ms N   required limits\n"
     "  --cpus MILLI           cpu bandwidth cap in thousandths of a CPU (0: none)\n"
@@ -49,7 +50,7 @@ static int fdnum(const char *name, const char *s) {
 enum {
   O_LAYER = 1, O_UIDH, O_GIDH, O_WEAK, O_CG2, O_CG1, O_MEM, O_PIDS, O_CPU, O_WALL, O_CPUS,
   O_OUT, O_SCR, O_SCRI, O_FSIZE, O_NOFILE, O_STACK, O_ENV, O_HOST, O_NET, O_REPORT, O_SECCOMP,
-  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_HOLD
+  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_HOLD, O_SLOTLOCK
 };
 
 void parse_args(struct config *c, int argc, char **argv) {
@@ -57,6 +58,7 @@ void parse_args(struct config *c, int argc, char **argv) {
       {"layer", 1, 0, O_LAYER},         {"uid-host", 1, 0, O_UIDH},
       {"gid-host", 1, 0, O_GIDH},       {"weak-same-uid", 0, 0, O_WEAK},
       {"userns-fd", 1, 0, O_USERNS},    {"hold-userns", 0, 0, O_HOLD},
+      {"slot-lock", 1, 0, O_SLOTLOCK},
       {"cgroup-v2", 1, 0, O_CG2},       {"cgroup-v1", 1, 0, O_CG1},
       {"memory", 1, 0, O_MEM},          {"pids", 1, 0, O_PIDS},
       {"cpu-ms", 1, 0, O_CPU},          {"wall-ms", 1, 0, O_WALL},
@@ -97,6 +99,7 @@ void parse_args(struct config *c, int argc, char **argv) {
     case O_WEAK: c->weak_same_uid = true; break;
     case O_USERNS: c->userns_fd = fdnum("userns-fd", a); break;
     case O_HOLD: c->hold_userns = true; break;
+    case O_SLOTLOCK: c->slot_lock = a; break;
     case O_CG2: c->cg_version = 2; c->cg2_parent = a; break;
     case O_CG1:
       if (c->n_cg1 == MAX_CG1) fail("too many --cgroup-v1");

@@ -25,6 +25,7 @@ struct config {
   long uid_host, gid_host;        /* per-slot host ids (from /etc/subuid) */
   bool weak_same_uid;             /* documented weaker mode: no subuid range */
   bool hold_userns;               /* --hold-userns: make and keep a slot's userns */
+  const char *slot_lock;          /* with --hold-userns: held while the slot is ours */
   int userns_fd;                  /* the slot's user namespace, for a run */
   int cg_version;                 /* 1 or 2 */
   const char *cg2_parent;

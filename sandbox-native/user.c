@@ -14,6 +14,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -70,7 +71,20 @@ static void write_maps(const struct config *cfg, pid_t pid) {
  * slot never overlap, and everything else (pid, mount, net, uts, ipc,
  * cgroup) is new per run. The holder prints the pid whose /proc/PID/ns/user
  * the worker opens, and ends when its stdin closes (or the worker dies). */
+/* Exit status of a holder whose slot another worker on this machine holds. */
+#define SLOT_BUSY 75
+
 _Noreturn void user_hold_namespace(const struct config *cfg) {
+  /* A host uid serves one run at a time machine-wide, whichever worker
+   * process asks: the slot's lock is held for as long as this holder lives. */
+  if (cfg->slot_lock) {
+    int lock = open(cfg->slot_lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lock < 0) fail("open slot lock %s: %s", cfg->slot_lock, strerror(errno));
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) _exit(SLOT_BUSY);
+      fail("lock %s: %s", cfg->slot_lock, strerror(errno));
+    }
+  }
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
   pid_t holder = (pid_t)syscall(SYS_clone, (unsigned long)CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);

@@ -384,8 +384,20 @@ describe("bad configuration gives a clear error, never a hang or a run outside t
   it("a slot whose uid is outside the worker's subordinate range is refused, naming /etc/subuid", async () => {
     const t0 = Date.now();
     await expect(
-      SlotPool.create(LAUNCHER, { ...sb.host, uids: { start: 5, count: 10 }, gids: { start: 5, count: 10 } }, 1),
+      SlotPool.create(LAUNCHER, { ...sb.host, uids: { start: 5, count: 10 }, gids: { start: 5, count: 10 } }, 1, join(scratch, "slots")),
     ).rejects.toThrow(/\/etc\/subuid/);
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it("two workers on one machine never get the same slot uid", async () => {
+    const other = await openSandbox(2);
+    try {
+      const a = new Set(sb.slotUids());
+      const b = other.slotUids();
+      expect(b).toHaveLength(2);
+      for (const u of b) expect(a.has(u)).toBe(false);
+    } finally {
+      other.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
 // once, and owns the slots (one per concurrent run).
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Writable } from "node:stream";
@@ -156,12 +156,21 @@ export class Sandbox {
     private readonly slots: SlotPool,
   ) {}
 
-  /** Detects the host, compiles the seccomp policy and makes `concurrency` slots. */
-  static async create(opts: { concurrency: number; allowWeakSameUid?: boolean }): Promise<Sandbox> {
+  /**
+   * Detects the host, compiles the seccomp policy and takes `concurrency`
+   * slots; slot locks live in `stateDir` (shared by the user's workers).
+   */
+  static async create(opts: { concurrency: number; allowWeakSameUid?: boolean; stateDir?: string }): Promise<Sandbox> {
     if (!existsSync(LAUNCHER)) throw new Error(`the launcher ${LAUNCHER} is not built; run \`bash scripts/setup.sh\``);
     const host = detectHost({ allowWeakSameUid: opts.allowWeakSameUid });
-    const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency);
+    const stateDir = opts.stateDir ?? join(homedir(), ".local/state/ruse");
+    const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency, join(stateDir, "slots"));
     return new Sandbox(host, seccompFile(compileSeccompPolicy()), slots);
+  }
+
+  /** The host uids of this sandbox's slots (empty in weak mode). */
+  slotUids(): number[] {
+    return this.slots.uids();
   }
 
   describe(): string {

@@ -1,12 +1,13 @@
 // Slots: one per concurrent run. Each has its own host uid and gid (from the
-// worker's subordinate range, never the worker's own) and a user namespace
-// mapping runner (1000) to them, made once at start by `ruse-launch
-// --hold-userns` and kept open as a descriptor that every run of the slot
-// enters. The descriptor keeps the namespace alive, so the holder process is
-// let go as soon as it is open.
-import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+// worker user's subordinate range, never the worker's own uid) and a user
+// namespace mapping runner (1000) to them, made once at start by
+// `ruse-launch --hold-userns` and kept open as a descriptor that every run of
+// the slot enters. The holder process stays alive holding the slot's lock
+// file, so that every worker process on the machine takes different uids.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { once } from "node:events";
+import { join } from "node:path";
 import type { Host } from "./host.js";
 
 export interface Slot {
@@ -17,43 +18,69 @@ export interface Slot {
   usernsFd: number;
 }
 
-async function holdNamespace(launcher: string, uid: number | null, gid: number | null): Promise<number> {
-  const ids = uid === null || gid === null ? ["--weak-same-uid"] : ["--uid-host", String(uid), "--gid-host", String(gid)];
+/** The launcher's exit status when another worker holds that slot. */
+const SLOT_BUSY = 75;
+
+interface Held {
+  fd: number;
+  holder: ChildProcess;
+}
+
+async function holdNamespace(launcher: string, uid: number | null, gid: number | null, lockDir: string): Promise<Held | null> {
+  const ids =
+    uid === null || gid === null
+      ? ["--weak-same-uid"]
+      : ["--uid-host", String(uid), "--gid-host", String(gid), "--slot-lock", join(lockDir, `${uid}.lock`)];
   const holder = spawn(launcher, ["--hold-userns", ...ids], { stdio: ["pipe", "pipe", "pipe"], env: {} });
   let out = "";
   let err = "";
   holder.stdout.on("data", (d: Buffer) => (out += d));
   holder.stderr.on("data", (d: Buffer) => (err += d));
-  const exited = once(holder, "exit");
+  const exited = once(holder, "exit") as Promise<[number | null]>;
   while (!out.includes("\n")) {
-    const more = once(holder.stdout, "data");
-    const r = await Promise.race([more.then(() => "data"), exited.then(() => "exit")]);
-    if (r === "exit") throw new Error(`cannot make a user namespace for uid ${uid ?? "self"}: ${err.trim() || "holder exited"}`);
+    const r = await Promise.race([once(holder.stdout, "data").then(() => null), exited]);
+    if (r === null) continue;
+    if (r[0] === SLOT_BUSY) return null;
+    throw new Error(`cannot make a user namespace for uid ${uid ?? "self"}: ${err.trim() || `holder exited ${r[0]}`}`);
   }
-  const pid = Number(out.trim());
-  const fd = openSync(`/proc/${pid}/ns/user`, "r");
-  holder.stdin.end(); // the fd holds the namespace now; the holder may go
-  await exited;
-  return fd;
+  const fd = openSync(`/proc/${Number(out.trim())}/ns/user`, "r");
+  holder.unref();
+  return { fd, holder };
 }
 
 export class SlotPool {
-  private free: Slot[] = [];
+  private free: Slot[];
   private waiters: ((s: Slot) => void)[] = [];
-  private constructor(private readonly all: Slot[]) {
+  private constructor(
+    private readonly all: Slot[],
+    private readonly holders: ChildProcess[],
+  ) {
     this.free = [...all];
   }
 
-  static async create(launcher: string, host: Host, count: number): Promise<SlotPool> {
-    if (host.uids && count > host.uids.count) throw new Error(`${count} slots need ${count} subordinate uids; the range has ${host.uids.count}`);
-    if (host.gids && count > host.gids.count) throw new Error(`${count} slots need ${count} subordinate gids; the range has ${host.gids.count}`);
+  /** Takes `count` slots that no other worker on this machine holds. */
+  static async create(launcher: string, host: Host, count: number, lockDir: string): Promise<SlotPool> {
+    mkdirSync(lockDir, { recursive: true, mode: 0o700 });
     const slots: Slot[] = [];
-    for (let index = 0; index < count; index++) {
-      const uidHost = host.uids ? host.uids.start + index : null;
-      const gidHost = host.gids ? host.gids.start + index : null;
-      slots.push({ index, uidHost, gidHost, usernsFd: await holdNamespace(launcher, uidHost, gidHost) });
+    const holders: ChildProcess[] = [];
+    const tries = host.uids ? Math.min(host.uids.count, host.gids!.count) : count;
+    for (let i = 0; i < tries && slots.length < count; i++) {
+      const uidHost = host.uids ? host.uids.start + i : null;
+      const gidHost = host.gids ? host.gids.start + i : null;
+      const held = await holdNamespace(launcher, uidHost, gidHost, lockDir);
+      if (!held) continue;
+      slots.push({ index: slots.length, uidHost, gidHost, usernsFd: held.fd });
+      holders.push(held.holder);
     }
-    return new SlotPool(slots);
+    if (slots.length < count) {
+      for (const h of holders) h.stdin?.end();
+      throw new Error(`${count} slots wanted, ${slots.length} free: the subordinate id range is used up by other workers`);
+    }
+    return new SlotPool(slots, holders);
+  }
+
+  uids(): number[] {
+    return this.all.flatMap((s) => (s.uidHost === null ? [] : [s.uidHost]));
   }
 
   get size(): number {
@@ -72,8 +99,10 @@ export class SlotPool {
     else this.free.push(slot);
   }
 
+  /** Gives the slots back: the holders end when their stdin closes. */
   close(): void {
     for (const s of this.all) closeSync(s.usernsFd);
+    for (const h of this.holders) h.stdin?.end();
     this.all.length = 0;
     this.free = [];
   }
