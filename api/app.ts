@@ -3,6 +3,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { HTTPException } from "hono/http-exception";
 import type { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
@@ -49,7 +50,9 @@ export function toJob(r: RunRequest, cfg: Config, lang = languages.find((l) => l
 /** Bearer API keys when configured; a per-key (or per-address) request rate. */
 function guard(deps: Deps): MiddlewareHandler {
   return async (c, next) => {
-    let who = c.req.header("x-forwarded-for") ?? "local";
+    // Without keys, clients are told apart by their address (never by a
+    // header they could set themselves).
+    let who = getConnInfo(c).remote.address ?? "unknown";
     if (deps.cfg.apiKeys.length) {
       const m = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "");
       if (!m || !deps.cfg.apiKeys.includes(m[1]!)) {
@@ -189,8 +192,10 @@ export function createApp(deps: Deps): OpenAPIHono {
 
   app.get("/healthz", async (c) => {
     try {
-      await redis.ping();
-      const workers = await queue.getWorkersCount();
+      // The clients queue commands while Redis is away: never wait on one here.
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("Redis does not answer")), 1000).unref());
+      await Promise.race([redis.ping(), timeout]);
+      const workers = await Promise.race([queue.getWorkersCount(), timeout]);
       if (workers === 0) return c.json({ ok: false, redis: true, workers }, 503);
       return c.json({ ok: true, redis: true, workers }, 200);
     } catch (e) {

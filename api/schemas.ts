@@ -59,10 +59,15 @@ export function runRequestSchema(cfg: Config) {
     .superRefine((r, ctx) => {
       if ((r.source === undefined) === (r.files === undefined))
         ctx.addIssue({ code: "custom", path: ["source"], message: "give exactly one of source and files" });
-      const paths = new Set<string>();
+      // A path may be neither another's duplicate nor one of its parent directories.
+      const paths = new Set((r.files ?? []).map((f) => f.path));
+      const seen = new Set<string>();
       for (const [i, f] of (r.files ?? []).entries()) {
-        if (paths.has(f.path)) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: "duplicate path" });
-        paths.add(f.path);
+        const parts = f.path.split("/");
+        const parent = parts.slice(0, -1).map((_, j) => parts.slice(0, j + 1).join("/")).find((p) => paths.has(p));
+        if (seen.has(f.path)) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: "duplicate path" });
+        else if (parent) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: `"${parent}" is a file, not a directory` });
+        seen.add(f.path);
       }
     })
     .openapi("RunRequest");

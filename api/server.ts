@@ -21,6 +21,7 @@ export async function startApi(cfg: Config, redisUrl: string): Promise<ApiHandle
   }
   const connection = redisOptions(redisUrl);
   const redis = new Redis(connection);
+  redis.on("error", (e) => console.error(`api: redis: ${e.message}`));
   const queue = new Queue(QUEUE, { connection });
   const queueEvents = new QueueEvents(QUEUE, { connection });
   await queueEvents.waitUntilReady();

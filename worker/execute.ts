@@ -47,7 +47,7 @@ function stage(r: SandboxResult, verdict: Stage["verdict"] = r.verdict, message?
   };
 }
 
-export type Executed = Pick<RunResult, "verdict" | "compile" | "run" | "tests" | "usage" | "language">;
+export type Executed = Pick<RunResult, "verdict" | "compile" | "run" | "tests" | "usage" | "language" | "message">;
 
 export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
   const lang = getLanguage(job.language);
@@ -60,7 +60,7 @@ export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
   if (lang.compile) {
     const limits = sandboxLimits(job.compileLimits, lang, true);
     const c = await sb.run({ layers, argv: [...lang.compile], env, files, collect: ["."], collectMaxBytes: limits.scratchBytes, limits });
-    if (c.verdict === "internal_error") return { language: lang.id, verdict: "internal_error", compile: stage(c), run: null };
+    if (c.verdict === "internal_error") return { language: lang.id, verdict: "internal_error", compile: stage(c), run: null, message: c.error };
     if (c.verdict !== "ok") return { language: lang.id, verdict: "compile_error", compile: stage(c, "compile_error"), run: null };
     compile = stage(c);
     // The artifacts (and the sources) go on to the run, as regular files only.
@@ -73,7 +73,7 @@ export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
 
   if (!job.tests) {
     const r = await runOnce(job.stdin);
-    return { language: lang.id, verdict: r.verdict, compile, run: stage(r) };
+    return { language: lang.id, verdict: r.verdict, compile, run: stage(r), ...(r.error ? { message: r.error } : {}) };
   }
   const tests: Stage[] = [];
   for (const t of job.tests) {
@@ -82,6 +82,7 @@ export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
     tests.push(stage(r, judged));
   }
   const verdict = tests.find((t) => t.verdict !== "accepted")?.verdict ?? "accepted";
+  const message = tests.find((t) => t.verdict === "internal_error")?.message;
   const max = (k: "cpuMs" | "wallMs" | "memoryKb") => Math.max(...tests.map((t) => t.usage[k]));
-  return { language: lang.id, verdict, compile, run: null, tests, usage: { cpuMs: max("cpuMs"), wallMs: max("wallMs"), memoryKb: max("memoryKb") } };
+  return { language: lang.id, verdict, compile, run: null, tests, ...(message ? { message } : {}), usage: { cpuMs: max("cpuMs"), wallMs: max("wallMs"), memoryKb: max("memoryKb") } };
 }

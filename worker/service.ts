@@ -15,15 +15,20 @@ export interface WorkerHandle {
 }
 
 export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000): Promise<WorkerHandle> {
-  const sb = await Sandbox.create({ concurrency: cfg.concurrency, allowWeakSameUid: process.env.RUSE_WEAK_SAME_UID === "1" });
+  const sb = await Sandbox.create({
+    concurrency: cfg.concurrency,
+    allowWeakSameUid: process.env.RUSE_WEAK_SAME_UID === "1",
+    stateDir: cfg.stateDir,
+  });
   console.log(`worker: ${sb.describe()}`);
   const redis = new Redis(redisOptions(redisUrl));
+  redis.on("error", (e) => console.error(`worker: redis: ${e.message}`));
 
   const processRun = async (job: Job): Promise<string> => {
     const parsed = runJobSchema.safeParse(job.data);
     const startedAt = new Date(job.processedOn ?? Date.now());
     const createdAt = parsed.success ? parsed.data.createdAt : new Date(job.timestamp).toISOString();
-    let executed: Executed & { message?: string };
+    let executed: Executed;
     if (!parsed.success) {
       executed = { verdict: "internal_error", compile: null, run: null, message: "malformed job" };
     } else {
