@@ -1,0 +1,268 @@
+// Faults (issue 4's acceptance): a worker process killed with SIGKILL in the
+// middle of a run, and the embedded Redis restarted with runs queued. The
+// workers here are child processes (`node --import tsx worker/main.ts`), as
+// `npm run worker` starts them, with a short BullMQ lock (RUSE_JOB_LOCK_MS)
+// so that a dead worker's job is handed on within seconds.
+import { readdirSync, readFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunResult } from "../../api/schemas.js";
+import { startStack, type Stack } from "../helpers/service.js";
+
+const LOCK_MS = 1500;
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  start: string; // starttime in clock ticks since boot: tells a pid reused from the same pid
+  uid: number;
+  comm: string;
+}
+
+/** Every process this user can see in /proc (others' may vanish while read). */
+function processes(): Map<number, Proc> {
+  const out = new Map<number, Proc>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const f = stat.slice(close + 2).split(" "); // f[0] is field 3 (state)
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${e}/status`, "utf8"))![1]);
+      out.set(Number(e), { pid: Number(e), ppid: Number(f[1]), start: f[19]!, uid, comm });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+function descendants(root: number, all = processes()): Proc[] {
+  const out: Proc[] = [];
+  const todo = [root];
+  while (todo.length) {
+    const p = todo.pop()!;
+    for (const q of all.values())
+      if (q.ppid === p) {
+        out.push(q);
+        todo.push(q.pid);
+      }
+  }
+  return out;
+}
+
+function alive(p: Proc): boolean {
+  try {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] === p.start;
+  } catch {
+    return false;
+  }
+}
+
+/** The worker user's subordinate uid range (/etc/subuid), where sandboxed programs run. */
+function subuidRange(): { start: number; end: number } {
+  const me = userInfo();
+  for (const line of readFileSync("/etc/subuid", "utf8").split("\n")) {
+    const [who, start, count] = line.split(":");
+    if (who === me.username || who === String(me.uid)) return { start: Number(start), end: Number(start) + Number(count) };
+  }
+  throw new Error(`no /etc/subuid range for ${me.username}`);
+}
+
+/** Sandboxed processes (uid in the subordinate range) with no launcher above them: orphans. */
+function orphansNow(range: { start: number; end: number }): Proc[] {
+  const all = processes();
+  return [...all.values()].filter((p) => {
+    if (p.uid < range.start || p.uid >= range.end) return false;
+    for (let q = all.get(p.ppid); q; q = all.get(q.ppid)) if (q.comm === "ruse-launch") return false;
+    return true;
+  });
+}
+
+/** Orphans that stay orphans for a second (other suites' sandboxes may be ending right now). */
+async function orphans(range: { start: number; end: number }): Promise<Proc[]> {
+  const first = orphansNow(range);
+  if (!first.length) return [];
+  await sleep(1000);
+  const again = orphansNow(range);
+  return first.filter((p) => again.some((q) => q.pid === p.pid && q.start === p.start));
+}
+
+async function until<T>(what: string, f: () => T | Promise<T>, deadlineMs: number): Promise<NonNullable<T>> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function sample(text: string, line: string): number | undefined {
+  const l = text.split("\n").find((x) => x.startsWith(`${line} `));
+  return l === undefined ? undefined : Number(l.slice(line.length + 1));
+}
+
+describe("kill -9 a worker process in the middle of a run", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "none", lockMs: LOCK_MS });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("the run is handed to another worker and completes once, with one result; the killed worker's sandbox is gone", { timeout: 90_000 }, async () => {
+    const range = subuidRange();
+    const a = await s.startWorkerProcess();
+    const src = "import os, time\nprint('attempt', os.getpid(), flush=True)\ntime.sleep(3)\nprint('done')\n";
+    const post = await s.post("/v1/runs", { language: "python", source: src, limits: { wallMs: 10_000 } });
+    expect(post.status).toBe(202);
+    const id: string = post.json.id;
+
+    // Wait for the sandboxed program of worker A: a process in the subordinate
+    // uid range under A's launcher.
+    const sandboxed = await until(
+      "worker A's sandboxed python",
+      () => {
+        const l = descendants(a.pid).filter((p) => p.uid >= range.start && p.uid < range.end && p.comm.startsWith("python"));
+        return l.length ? l : null;
+      },
+      20_000,
+    );
+    expect((await s.get(`/v1/runs/${id}`)).json.status).toBe("running");
+    const tree = descendants(a.pid);
+    expect(tree.some((p) => p.comm === "ruse-launch")).toBe(true);
+    expect(sandboxed.length).toBe(1);
+
+    const killedAt = Date.now();
+    a.child.kill("SIGKILL");
+    await until("worker A to exit", () => a.child.signalCode === "SIGKILL", 5_000);
+
+    // Nothing of A's run survives it: the launcher, its init and the program.
+    await until("worker A's sandbox processes to end", () => !tree.some(alive), 5_000).catch(() => {});
+    expect(tree.filter(alive)).toEqual([]);
+    expect((await s.get(`/v1/runs/${id}`)).json.status).not.toBe("completed");
+    // Redis saw the worker's connections close: no worker left.
+    await until("the dead worker to leave the queue", async () => (await s.workerCount()) === 0, 5_000);
+    expect((await s.get("/healthz")).status).toBe(503);
+
+    const b = await s.startWorkerProcess();
+    const done: RunResult = await s.poll(id, 40_000);
+    expect(done).toMatchObject({ id, status: "completed", verdict: "ok" });
+    expect(done.run!.stdout).toMatch(/^attempt \d+\ndone\n$/);
+    expect(Date.parse(done.startedAt!)).toBeGreaterThan(killedAt); // B's attempt, not a result from A
+    // B ran the whole program (the sandbox's wall clock starts when the
+    // supervisor hears of the exec, so it may read a few ms under 3 s).
+    expect(done.run!.usage.wallMs).toBeGreaterThan(2900);
+
+    // Once: let two more lock periods pass for any duplicate processing.
+    await sleep(2 * LOCK_MS + 500);
+    const keys = await s.redis.keys("ruse:result:*");
+    expect(keys).toEqual([`ruse:result:${id}`]);
+    expect((await s.get(`/v1/runs/${id}`)).json).toEqual(done);
+    const m = (await s.get("/metrics")).text;
+    // A died before it could record anything; B recorded the run once.
+    expect(sample(m, 'ruse_runs_total{language="python",verdict="ok"}')).toBe(1);
+    expect(sample(m, "ruse_run_duration_seconds_count")).toBe(1);
+    expect(sample(m, 'ruse_queue_jobs{state="active"}')).toBe(0);
+    expect(sample(m, 'ruse_queue_jobs{state="waiting"}')).toBe(0);
+    expect(sample(m, 'ruse_queue_jobs{state="failed"}')).toBe(0);
+
+    await b.stop();
+    // No sandboxed process is left without its launcher (an orphan of either worker).
+    expect(await orphans(range)).toEqual([]);
+    expect(descendants(b.pid)).toEqual([]);
+  });
+});
+
+describe("restart the embedded Redis (AOF) with runs queued", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "none", lockMs: LOCK_MS });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("none of the queued runs is lost", { timeout: 90_000 }, async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await s.post("/v1/runs", { language: "bash", source: `echo run-${i}` });
+      expect(r.status).toBe(202);
+      ids.push(r.json.id);
+    }
+    const queued = (await s.get("/metrics")).text;
+    expect(sample(queued, 'ruse_queue_jobs{state="waiting"}')).toBe(3);
+
+    await s.stopRedis();
+    await s.restartRedis();
+
+    // The API reconnects by itself; the runs are still queued.
+    const after = await until("the API to answer again", async () => (await s.get(`/v1/runs/${ids[0]}`)).json?.status, 15_000);
+    expect(after).toBe("queued");
+    for (const id of ids) expect((await s.get(`/v1/runs/${id}`)).json.status).toBe("queued");
+
+    await s.startWorkerProcess();
+    for (const [i, id] of ids.entries()) {
+      const r = await s.poll(id, 30_000);
+      expect(r.verdict).toBe("ok");
+      expect(r.run!.stdout).toBe(`run-${i}\n`);
+    }
+    // and the API's queue events work again (wait=true)
+    const w = await s.post("/v1/runs?wait=true", { language: "bash", source: "echo after" });
+    expect(w.status).toBe(200);
+    expect(w.json.run.stdout).toBe("after\n");
+  });
+});
+
+describe("Redis down", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "none" });
+  });
+  afterAll(async () => {
+    await s?.stop(); // restarts Redis first, so that the clients close
+  });
+
+  // The API's clients queue commands while Redis is down (BullMQ needs
+  // maxRetriesPerRequest: null); /healthz must not wait on them.
+  it("/healthz answers 503 within 5 s while Redis is down", { timeout: 20_000 }, async () => {
+    expect((await s.get("/healthz")).status).toBe(503); // up, no worker
+    await s.stopRedis();
+    const status = await fetch(`${s.base}/healthz`, { signal: AbortSignal.timeout(5000) }).then(
+      (r) => r.status,
+      (e: Error) => e.name,
+    );
+    expect(status).toBe(503);
+  });
+});
+
+describe("SIGTERM drains a worker process", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "none", lockMs: LOCK_MS });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("the run in flight finishes and is stored, no new run is taken, then the worker exits 0", { timeout: 60_000 }, async () => {
+    const w = await s.startWorkerProcess();
+    const first = await s.post("/v1/runs", { language: "bash", source: "sleep 2; echo drained" });
+    await until("the run to start", async () => (await s.get(`/v1/runs/${first.json.id}`)).json.status === "running", 20_000);
+    const exited = new Promise<number | null>((r) => w.child.once("exit", (code) => r(code)));
+    w.child.kill("SIGTERM");
+    await until("the worker to start draining", () => w.output().includes("SIGTERM: draining"), 5_000);
+    const second = await s.post("/v1/runs", { language: "bash", source: "echo too-late" });
+    expect(second.status).toBe(202);
+    expect(await exited).toBe(0);
+    const done = await s.get(`/v1/runs/${first.json.id}`);
+    expect(done.json).toMatchObject({ status: "completed", verdict: "ok", run: { stdout: "drained\n" } });
+    expect((await s.get(`/v1/runs/${second.json.id}`)).json.status).toBe("queued");
+    expect((await s.get("/healthz")).status).toBe(503);
+  });
+});
