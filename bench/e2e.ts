@@ -1,0 +1,71 @@
+// End to end: N hello-world Python runs through HTTP (wait=true), Redis and
+// a worker at concurrency 2, against the same N runs of python3 bare with
+// the same parallelism, in one run: throughput ratio and p50/p99 latency.
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { loadConfig } from "../api/config.js";
+import { startEmbeddedRedis } from "../api/redis-embedded.js";
+import { startApi } from "../api/server.js";
+import { startWorker } from "../worker/service.js";
+
+const PARALLEL = 2;
+const SOURCE = 'print("hello")';
+
+async function drive(n: number, one: () => Promise<void>): Promise<{ seconds: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      while (next++ < n) {
+        const s = performance.now();
+        await one();
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - t0) / 1000, latencies: latencies.sort((a, b) => a - b) };
+}
+
+const q = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+
+function bare(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const c = spawn("/usr/bin/python3", ["-c", SOURCE], { stdio: "ignore" });
+    c.on("error", reject);
+    c.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`python3 exited ${code}`))));
+  });
+}
+
+export async function benchEndToEnd(n: number): Promise<void> {
+  const state = mkdtempSync(join(tmpdir(), "ruse-bench-"));
+  const cfg = loadConfig({ HOME: state, PORT: "0", RUSE_CONCURRENCY: String(PARALLEL), RUSE_RATE_LIMIT: "0", RUSE_STATE_DIR: state });
+  const redis = await startEmbeddedRedis(state);
+  const worker = await startWorker(cfg, redis.url);
+  const api = await startApi(cfg, redis.url);
+  const url = `http://127.0.0.1:${api.port}/v1/runs?wait=true`;
+  const viaService = async () => {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ language: "python", source: SOURCE }) });
+    const body = (await res.json()) as { verdict?: string; run?: { stdout: string } };
+    if (res.status !== 200 || body.verdict !== "ok" || body.run?.stdout !== "hello\n") throw new Error(`service run: ${res.status} ${JSON.stringify(body)}`);
+  };
+  try {
+    await drive(10, viaService); // warm-up: page cache, JIT
+    await drive(10, bare);
+    const b = await drive(n, bare);
+    const s = await drive(n, viaService);
+    console.log(`\n## end to end: ${n} python hello-world runs, ${PARALLEL} at a time`);
+    console.log(`${"".padEnd(28)} ${"runs/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`);
+    for (const [name, r] of [["bare python3", b], ["ruse via HTTP (wait=true)", s]] as const)
+      console.log(`${name.padEnd(28)} ${(n / r.seconds).toFixed(1).padStart(8)} ${q(r.latencies, 0.5).toFixed(1).padStart(8)} ${q(r.latencies, 0.99).toFixed(1).padStart(8)}`);
+    console.log(`throughput ruse/bare: ${(b.seconds / s.seconds).toFixed(2)} (target >= 0.70)`);
+    console.log(`p50 latency ruse/bare: ${(q(s.latencies, 0.5) / q(b.latencies, 0.5)).toFixed(2)} (target < 3)`);
+  } finally {
+    await api.close();
+    await worker.close();
+    await redis.stop();
+  }
+}
