@@ -137,5 +137,11 @@ void files_collect(const struct config *cfg, int box_dirfd);
 void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd,
                int status_fd, int pipes[3], struct outcome *out);
 
+/* serve.c: the fork server; the launcher's descriptors when it serves */
+#define SERVE_FD_REPORT 100
+#define SERVE_FD_FILES 101
+#define SERVE_FD_COLLECT 102
+_Noreturn void serve_main(const char *path, int (*launch)(int, char **));
+
 /* report.c */
 void report_write(int fd, const struct outcome *out);

@@ -41,7 +41,7 @@ static void cleanup_on_fail(void) {
   cgroup_remove(&run_cgroup);
 }
 
-int main(int argc, char **argv) {
+static int launch(int argc, char **argv) {
   struct config cfg;
   parse_args(&cfg, argc, argv);
   fail_set_report_fd(cfg.report_fd);
@@ -104,4 +104,9 @@ int main(int argc, char **argv) {
   cgroup_remove(&run_cgroup);
   report_write(cfg.report_fd, &out);
   return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--serve") == 0) serve_main(argv[2], launch);
+  return launch(argc, argv);
 }

@@ -1,17 +1,18 @@
 // The typed driver of sandbox-native: runInSandbox(spec) -> result.
 // One Sandbox per worker: it detects the host, compiles the seccomp policy
 // once, and owns the slots (one per concurrent run).
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Writable } from "node:stream";
 import { compileSeccompPolicy } from "./seccomp.js";
 import { describeHost, detectHost, type Host } from "./host.js";
 import { SlotPool, type Slot } from "./slots.js";
 import { decodeCollected, encodeFiles, type CollectedFile, type SandboxFile } from "./files-stream.js";
 import { launcherReport, verdictOf, type SandboxVerdict } from "./report.js";
+import { ForkServer, SERVED_FD } from "./fork-server.js";
+
+let servers = 0;
 
 export const LAUNCHER = fileURLToPath(new URL("../../sandbox-native/build/ruse-launch", import.meta.url));
 
@@ -73,13 +74,11 @@ export interface SandboxResult {
   error?: string;
 }
 
-// Descriptors of the launcher, fixed by this driver.
-const FD = { report: 3, seccomp: 4, files: 5, collect: 6, userns: 7 } as const;
 // If the launcher itself ever hangs past the run's wall limit, it is killed
 // (and with it, through PDEATHSIG, the whole run).
 const LAUNCHER_GRACE_MS = 30_000;
 
-function internalError(error: string, stdout = Buffer.alloc(0), stderr = Buffer.alloc(0)): SandboxResult {
+function internalError(error: string, stdout: Buffer = Buffer.alloc(0), stderr: Buffer = Buffer.alloc(0)): SandboxResult {
   return {
     verdict: "internal_error",
     exitCode: null,
@@ -111,7 +110,7 @@ function launcherArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
   for (const layer of spec.layers) a.push("--layer", layer);
   if (slot.uidHost === null || slot.gidHost === null) a.push("--weak-same-uid");
   else a.push("--uid-host", String(slot.uidHost), "--gid-host", String(slot.gidHost));
-  a.push("--userns-fd", String(FD.userns));
+  a.push("--userns-fd", String(SERVED_FD.firstUserns + slot.index));
   if (host.cgroups.version === 2) a.push("--cgroup-v2", host.cgroups.parent);
   else for (const p of host.cgroups.parents) a.push("--cgroup-v1", p);
   const n = (x: number) => String(Math.ceil(x));
@@ -121,14 +120,14 @@ function launcherArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
   if (l.cpus) a.push("--cpus", n(l.cpus * 1000));
   for (const [k, v] of Object.entries(spec.env ?? {})) a.push("--env", `${k}=${v}`);
   if (spec.network) a.push("--net-loopback");
-  a.push("--report-fd", String(FD.report), "--seccomp-fd", String(FD.seccomp));
-  if (spec.files?.length) a.push("--files-fd", String(FD.files));
+  a.push("--report-fd", String(SERVED_FD.report), "--seccomp-fd", String(SERVED_FD.seccomp));
+  if (spec.files?.length) a.push("--files-fd", String(SERVED_FD.files));
   if (spec.collect?.length) {
-    a.push("--collect-fd", String(FD.collect), "--collect-max", n(spec.collectMaxBytes ?? 16 << 20));
+    a.push("--collect-fd", String(SERVED_FD.collect), "--collect-max", n(spec.collectMaxBytes ?? 16 << 20));
     for (const c of spec.collect) a.push("--collect", c);
   }
   a.push("--", ...spec.argv);
-  return a;
+  return ["ruse-launch", ...a];
 }
 
 /** The program in a private file, opened read-only and unlinked at once. */
@@ -141,19 +140,13 @@ function seccompFile(bpf: Buffer): number {
   return fd;
 }
 
-/** Feeds a buffer to a child's pipe; a program that never reads it is not an error. */
-function feed(stream: Writable | null | undefined, data: Buffer | string | undefined): void {
-  if (!stream) return;
-  stream.on("error", () => {});
-  stream.end(data ?? "");
-}
-
 export class Sandbox {
   private constructor(
     readonly host: Host,
     /** the compiled seccomp program, as an open unlinked file every run reads */
     private readonly seccompFd: number,
     private readonly slots: SlotPool,
+    private readonly server: ForkServer,
   ) {}
 
   /**
@@ -165,7 +158,12 @@ export class Sandbox {
     const host = detectHost({ allowWeakSameUid: opts.allowWeakSameUid });
     const stateDir = opts.stateDir ?? join(homedir(), ".local/state/ruse");
     const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency, join(stateDir, "slots"));
-    return new Sandbox(host, seccompFile(compileSeccompPolicy()), slots);
+    const seccompFd = seccompFile(compileSeccompPolicy());
+    // A private directory: only the worker user can reach the server's socket.
+    mkdirSync(join(stateDir, "run"), { recursive: true, mode: 0o700 });
+    const socket = join(stateDir, "run", `launcher-${process.pid}-${++servers}.sock`);
+    const server = await ForkServer.start(LAUNCHER, socket, [seccompFd, ...slots.usernsFds()]);
+    return new Sandbox(host, seccompFd, slots, server);
   }
 
   /** The host uids of this sandbox's slots (empty in weak mode). */
@@ -178,6 +176,7 @@ export class Sandbox {
   }
 
   close(): void {
+    this.server.close();
     this.slots.close();
     closeSync(this.seccompFd);
   }
@@ -196,33 +195,17 @@ export class Sandbox {
   }
 
   private async launch(spec: SandboxSpec, slot: Slot): Promise<SandboxResult> {
-    const child = spawn(LAUNCHER, launcherArgs(spec, this.host, slot), {
-      env: {},
-      stdio: ["pipe", "pipe", "pipe", "pipe", this.seccompFd, spec.files?.length ? "pipe" : "ignore", spec.collect?.length ? "pipe" : "ignore", slot.usernsFd],
-    });
-    const chunks = { out: [] as Buffer[], err: [] as Buffer[], report: [] as Buffer[], collect: [] as Buffer[] };
-    child.stdout!.on("data", (d: Buffer) => chunks.out.push(d));
-    child.stderr!.on("data", (d: Buffer) => chunks.err.push(d));
-    const io = child.stdio as unknown as (NodeJS.ReadableStream & Writable | null)[];
-    io[FD.report]!.on("data", (d: Buffer) => chunks.report.push(d));
-    if (spec.collect?.length) io[FD.collect]!.on("data", (d: Buffer) => chunks.collect.push(d));
-    if (spec.files?.length) feed(io[FD.files], encodeFiles(spec.files));
-    feed(child.stdin, spec.stdin);
-
-    const guard = setTimeout(() => child.kill("SIGKILL"), spec.limits.wallMs + LAUNCHER_GRACE_MS);
-    const [code, sig] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.on("error", reject);
-      child.on("close", (c, s) => resolve([c, s]));
-    }).finally(() => clearTimeout(guard));
-
-    const stdout = Buffer.concat(chunks.out);
-    const stderr = Buffer.concat(chunks.err);
-    const text = Buffer.concat(chunks.report).toString();
+    const files = spec.files?.length ? encodeFiles(spec.files) : null;
+    const stdin = typeof spec.stdin === "string" ? Buffer.from(spec.stdin) : (spec.stdin ?? Buffer.alloc(0));
+    const served = await this.server.run(launcherArgs(spec, this.host, slot), files, stdin, spec.limits.wallMs + LAUNCHER_GRACE_MS);
+    const { stdout, stderr } = served;
+    const text = served.report.toString();
+    const code = served.status === null ? "a broken connection" : `wait status ${served.status}`;
     let parsed;
     try {
       parsed = launcherReport.safeParse(JSON.parse(text));
     } catch {
-      return internalError(`the launcher gave no report (exit ${code ?? sig}): ${text.slice(0, 200)}`, stdout, stderr);
+      return internalError(`the launcher gave no report (${code}): ${text.slice(0, 200)}`, stdout, stderr);
     }
     if (!parsed.success) return internalError(`the launcher's report is malformed: ${text.slice(0, 200)}`, stdout, stderr);
     const r = parsed.data;
@@ -230,7 +213,7 @@ export class Sandbox {
     let collected: CollectedFile[] = [];
     if (spec.collect?.length && r.limit === null) {
       try {
-        collected = decodeCollected(Buffer.concat(chunks.collect));
+        collected = decodeCollected(served.collect);
       } catch (e) {
         return internalError(`collect: ${(e as Error).message}`, stdout, stderr);
       }

@@ -79,6 +79,11 @@ export class SlotPool {
     return new SlotPool(slots, holders);
   }
 
+  /** The slots' namespace descriptors, in slot order. */
+  usernsFds(): number[] {
+    return this.all.map((s) => s.usernsFd);
+  }
+
   uids(): number[] {
     return this.all.flatMap((s) => (s.uidHost === null ? [] : [s.uidHost]));
   }

@@ -1,0 +1,93 @@
+// The worker's side of the launcher's fork server (sandbox-native/serve.c):
+// one small process started once, which forks a launcher per run, so that the
+// worker's event loop never pays for forking its own large process. A run is
+// one Unix-socket connection carrying frames: u8 type, u32 length (LE), data.
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { connect, type Socket } from "node:net";
+
+const F = { request: 0, stdin: 1, files: 2, stdout: 11, stderr: 12, report: 13, collect: 14, exit: 20 } as const;
+const CHUNK = 65536;
+
+/** The descriptors a served launcher has: fixed by serve.c. */
+export const SERVED_FD = { seccomp: 3, firstUserns: 4, report: 100, files: 101, collect: 102 } as const;
+
+export interface ServedRun {
+  stdout: Buffer;
+  stderr: Buffer;
+  report: Buffer;
+  collect: Buffer;
+  /** the launcher's wait status, or null if the connection broke */
+  status: number | null;
+}
+
+function frame(type: number, data?: Buffer): Buffer {
+  const h = Buffer.alloc(5);
+  h.writeUInt8(type, 0);
+  h.writeUInt32LE(data?.length ?? 0, 1);
+  return data?.length ? Buffer.concat([h, data]) : h;
+}
+
+function* chunks(type: number, data: Buffer): Generator<Buffer> {
+  for (let o = 0; o < data.length; o += CHUNK) yield frame(type, data.subarray(o, o + CHUNK));
+  yield frame(type);
+}
+
+export class ForkServer {
+  private constructor(
+    private readonly proc: ChildProcess,
+    private readonly path: string,
+  ) {}
+
+  /** Starts the server with `fds` on its descriptors 3, 4, ... (inherited by every run). */
+  static async start(launcher: string, path: string, fds: number[]): Promise<ForkServer> {
+    const proc = spawn(launcher, ["--serve", path], { stdio: ["pipe", "pipe", "inherit", ...fds], env: {} });
+    const ready = once(proc.stdout!, "data");
+    const exited = once(proc, "exit").then(() => {
+      throw new Error(`the launcher's fork server did not start on ${path}`);
+    });
+    await Promise.race([ready, exited]);
+    proc.unref();
+    (proc.stdout as unknown as { unref?: () => void }).unref?.();
+    return new ForkServer(proc, path);
+  }
+
+  /** One run: argv for the launcher, its files stream and stdin; resolves when it has exited. */
+  run(argv: string[], files: Buffer | null, stdin: Buffer, timeoutMs: number): Promise<ServedRun> {
+    return new Promise((resolve) => {
+      const sock: Socket = connect(this.path);
+      const out = { stdout: [] as Buffer[], stderr: [] as Buffer[], report: [] as Buffer[], collect: [] as Buffer[] };
+      let buf: Buffer = Buffer.alloc(0);
+      let status: number | null = null;
+      const guard = setTimeout(() => sock.destroy(), timeoutMs); // the mux, then the run, die with it
+      sock.on("error", () => {});
+      sock.on("close", () => {
+        clearTimeout(guard);
+        const cat = (b: Buffer[]) => Buffer.concat(b);
+        resolve({ stdout: cat(out.stdout), stderr: cat(out.stderr), report: cat(out.report), collect: cat(out.collect), status });
+      });
+      sock.on("data", (d: Buffer) => {
+        buf = buf.length ? Buffer.concat([buf, d]) : d;
+        while (buf.length >= 5) {
+          const len = buf.readUInt32LE(1);
+          if (buf.length < 5 + len) break;
+          const type = buf[0];
+          const data = buf.subarray(5, 5 + len);
+          buf = buf.subarray(5 + len);
+          if (type === F.stdout) out.stdout.push(data);
+          else if (type === F.stderr) out.stderr.push(data);
+          else if (type === F.report) out.report.push(data);
+          else if (type === F.collect) out.collect.push(data);
+          else if (type === F.exit) status = data.readUInt32LE(0);
+        }
+      });
+      sock.write(frame(F.request, Buffer.from(argv.join("\0"))));
+      for (const f of chunks(F.files, files ?? Buffer.alloc(0))) sock.write(f);
+      for (const f of chunks(F.stdin, stdin)) sock.write(f);
+    });
+  }
+
+  close(): void {
+    this.proc.stdin?.end();
+  }
+}
