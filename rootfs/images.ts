@@ -51,7 +51,11 @@ export function imageCacheDir(): string {
 
 /** Where images are mounted: $RUSE_IMAGE_MOUNTS or /run/ruse/images. */
 export function defaultMountRoot(): string {
-  return path.resolve(process.env.RUSE_IMAGE_MOUNTS || DEFAULT_MOUNT_ROOT);
+  if (process.env.RUSE_IMAGE_MOUNTS) return path.resolve(process.env.RUSE_IMAGE_MOUNTS);
+  // The privileged set-up mounts under /run for everyone; a user without it
+  // mounts with FUSE in a directory of their own.
+  if (isRoot() || fs.existsSync(DEFAULT_MOUNT_ROOT)) return DEFAULT_MOUNT_ROOT;
+  return path.join(process.env.XDG_RUNTIME_DIR || path.join(os.homedir(), ".cache"), "ruse", "images");
 }
 
 // ---------------------------------------------------------------- image specs and hash keys
@@ -363,6 +367,23 @@ export function layersFor(languageId: string, mountRoot = defaultMountRoot(), ca
     }
   }
   return names.map((n) => path.join(mountRoot, n));
+}
+
+/**
+ * At worker start: every language's images are built, intact (size and
+ * manifest checks) and mounted; the first problem found is thrown, naming
+ * the image and the command that fixes it.
+ */
+export function checkImages(mountRoot = defaultMountRoot(), cacheDir = imageCacheDir()): void {
+  const manifest = readManifest(cacheDir);
+  for (const lang of catalogue) {
+    for (const dir of layersFor(lang.id, mountRoot, cacheDir)) {
+      const name = path.basename(dir);
+      verifyImage(name, { cacheDir, manifest });
+      if (!fs.existsSync(path.join(dir, "usr")))
+        throw new ImageError(name, `is not mounted at ${dir}`, "npx tsx rootfs/mount.ts (or sudo bash scripts/setup.sh)");
+    }
+  }
 }
 
 // ---------------------------------------------------------------- mounting

@@ -9,12 +9,14 @@ import { runJobSchema, type RunResult } from "../api/schemas.js";
 import { QUEUE, recordRun, redisOptions, saveResult } from "../api/store.js";
 import { executeRun, type Executed } from "./execute.js";
 import { Sandbox } from "./sandbox/sandbox.js";
+import { checkImages } from "../rootfs/images.js";
 
 export interface WorkerHandle {
   close(): Promise<void>;
 }
 
 export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000): Promise<WorkerHandle> {
+  checkImages(); // refuse to start, naming the fix, rather than fail every run
   const sb = await Sandbox.create({
     concurrency: cfg.concurrency,
     allowWeakSameUid: process.env.RUSE_WEAK_SAME_UID === "1",
