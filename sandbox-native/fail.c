@@ -28,6 +28,18 @@ int write_all_ret(int fd, const void *buf, size_t len) {
   return 0;
 }
 
+int read_full(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
 void write_all(int fd, const void *buf, size_t len) {
   if (write_all_ret(fd, buf, len) != 0) fail("write to fd %d: %s", fd, strerror(errno));
 }

@@ -24,18 +24,6 @@
 
 #define MAX_PATH_LEN 1024
 
-static int read_full(int fd, void *buf, size_t len) {
-  char *p = buf;
-  while (len > 0) {
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 /* Relative, no "..", ".", empty components or trailing slash. */
 static bool path_ok(const char *p) {
   if (!*p || *p == '/') return false;

@@ -89,6 +89,7 @@ void fail_set_report_fd(int fd);
 _Noreturn void child_fail(int status_fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void write_all(int fd, const void *buf, size_t len);
 int write_all_ret(int fd, const void *buf, size_t len);
+int read_full(int fd, void *buf, size_t len); /* 0, or -1 on error or early end */
 uint64_t mono_us(void);
 
 /* user.c: the user namespace lie */

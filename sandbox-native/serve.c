@@ -29,18 +29,6 @@
 enum { F_REQUEST = 0, F_STDIN = 1, F_FILES = 2, F_STDOUT = 11, F_STDERR = 12, F_REPORT = 13, F_COLLECT = 14, F_EXIT = 20 };
 #define MAX_REQUEST (256 * 1024)
 
-static int read_full(int fd, void *buf, size_t len) {
-  char *p = buf;
-  while (len > 0) {
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 static void send_frame(int conn, int type, const void *data, uint32_t len) {
   unsigned char h[5] = {(unsigned char)type, (unsigned char)len, (unsigned char)(len >> 8), (unsigned char)(len >> 16),
                         (unsigned char)(len >> 24)};

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseLayers, limits, openSandbox, probeBinary, runProbe, type ProbeSpec } from "../helpers/sandbox.js";
+import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
 import type { Sandbox, SandboxLimits, SandboxResult, SandboxSpec } from "../../worker/sandbox/sandbox.js";
 import type { CollectedFile } from "../../worker/sandbox/files-stream.js";
 
@@ -57,17 +57,6 @@ async function hostProbe(args: string[]): Promise<string> {
   return stdout;
 }
 
-const lines = (out: string | Buffer): string[] => out.toString().split("\n").filter(Boolean);
-
-/** key=value lines as a record (the last of a key wins). */
-function kv(out: string | Buffer): Record<string, string> {
-  const o: Record<string, string> = {};
-  for (const l of lines(out)) {
-    const i = l.indexOf("=");
-    if (i > 0) o[l.slice(0, i)] = l.slice(i + 1);
-  }
-  return o;
-}
 
 /** Every value of a repeated key. */
 const values = (out: string | Buffer, key: string): string[] =>

@@ -54,6 +54,19 @@ export function runProbe(sb: Sandbox, args: string[], spec: ProbeSpec = {}): Pro
   });
 }
 
+/** The probe's output, line by line. */
+export const lines = (out: string | Buffer): string[] => out.toString().split("\n").filter(Boolean);
+
+/** The probe's key=value lines as a record (the last of a key wins). */
+export function kv(out: string | Buffer): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (const l of lines(out)) {
+    const i = l.indexOf("=");
+    if (i > 0) o[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return o;
+}
+
 export async function openSandbox(concurrency = 2): Promise<Sandbox> {
   assertNotRoot();
   return Sandbox.create({ concurrency });

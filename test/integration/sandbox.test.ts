@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseLayers, limits, openSandbox, probeBinary, runProbe, type ProbeSpec } from "../helpers/sandbox.js";
+import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
 import { LAUNCHER, type Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
 import { SlotPool } from "../../worker/sandbox/slots.js";
 
@@ -38,15 +38,6 @@ afterAll(() => {
 
 const probe = (args: string[], spec: ProbeSpec = {}): Promise<SandboxResult> => runProbe(sb, args, spec);
 
-const lines = (out: string | Buffer): string[] => out.toString().split("\n").filter(Boolean);
-function kv(out: string | Buffer): Record<string, string> {
-  const o: Record<string, string> = {};
-  for (const l of lines(out)) {
-    const i = l.indexOf("=");
-    if (i > 0) o[l.slice(0, i)] = l.slice(i + 1);
-  }
-  return o;
-}
 
 /** `fill PATH ERR BYTES` lines of the probe, by path. */
 function fills(r: SandboxResult): Map<string, { error: string; bytes: number }> {
