@@ -1,6 +1,8 @@
 // End to end: N hello-world Python runs through HTTP (wait=true), Redis and
 // a worker at concurrency 2, against the same N runs of python3 bare with
 // the same parallelism, in one run: throughput ratio and p50/p99 latency.
+// The service runs as `npm start` runs it: Redis, the API in this process,
+// the worker in a process of its own.
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +11,8 @@ import { performance } from "node:perf_hooks";
 import { loadConfig } from "../api/config.js";
 import { startEmbeddedRedis } from "../api/redis-embedded.js";
 import { startApi } from "../api/server.js";
-import { startWorker } from "../worker/service.js";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const PARALLEL = 2;
 const SOURCE = 'print("hello")';
@@ -44,8 +47,13 @@ export async function benchEndToEnd(n: number): Promise<void> {
   const state = mkdtempSync(join(tmpdir(), "ruse-bench-"));
   const cfg = loadConfig({ HOME: state, PORT: "0", RUSE_CONCURRENCY: String(PARALLEL), RUSE_RATE_LIMIT: "0", RUSE_STATE_DIR: state });
   const redis = await startEmbeddedRedis(state);
-  const worker = await startWorker(cfg, redis.url);
+  const workerMain = fileURLToPath(new URL("../worker/main.ts", import.meta.url));
+  const worker = spawn(process.execPath, ["--import", "tsx", workerMain], {
+    stdio: "inherit",
+    env: { ...process.env, HOME: state, RUSE_STATE_DIR: state, REDIS_URL: redis.url, RUSE_CONCURRENCY: String(PARALLEL) },
+  });
   const api = await startApi(cfg, redis.url);
+  while ((await fetch(`http://127.0.0.1:${api.port}/healthz`)).status !== 200) await sleep(50);
   const url = `http://127.0.0.1:${api.port}/v1/runs?wait=true`;
   const viaService = async () => {
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ language: "python", source: SOURCE }) });
@@ -65,7 +73,8 @@ export async function benchEndToEnd(n: number): Promise<void> {
     console.log(`p50 latency ruse/bare: ${(q(s.latencies, 0.5) / q(b.latencies, 0.5)).toFixed(2)} (target < 3)`);
   } finally {
     await api.close();
-    await worker.close();
+    worker.kill("SIGTERM");
+    await new Promise((r) => worker.once("exit", r));
     await redis.stop();
   }
 }

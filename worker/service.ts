@@ -6,7 +6,7 @@ import { Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import type { Config } from "../api/config.js";
 import { runJobSchema, type RunResult } from "../api/schemas.js";
-import { QUEUE, recordRun, redisOptions, saveResult } from "../api/store.js";
+import { QUEUE, finishRun, redisOptions } from "../api/store.js";
 import { executeRun, type Executed } from "./execute.js";
 import { Sandbox } from "./sandbox/sandbox.js";
 import { checkImages } from "../rootfs/images.js";
@@ -42,8 +42,7 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
     }
     const completedAt = new Date();
     const result: RunResult = { id: job.id!, status: "completed", ...executed, createdAt, startedAt: startedAt.toISOString(), completedAt: completedAt.toISOString() };
-    await saveResult(redis, result, cfg.resultTtlSeconds);
-    await recordRun(redis, {
+    await finishRun(redis, result, cfg.resultTtlSeconds, {
       language: executed.language ?? "unknown",
       verdict: executed.verdict ?? "internal_error",
       runSeconds: (completedAt.getTime() - startedAt.getTime()) / 1000,
