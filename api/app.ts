@@ -30,18 +30,30 @@ function resolveLimits(p: LimitPolicy, given: Partial<Limits> | undefined): Limi
   return Object.fromEntries(limitFields.map((f) => [f, given?.[f] ?? p.default[f]])) as Limits;
 }
 
-export function toJob(r: RunRequest, cfg: Config, lang = languages.find((l) => l.id === r.language)!): RunJob {
-  const files = r.files
+type Sources = { language: string; source?: string; files?: { path: string; content: string; encoding: "utf8" | "base64" }[] };
+
+/** The request's files, base64, or its source under the language's default name. */
+function jobFiles(r: Sources): RunJob["files"] {
+  const lang = languages.find((l) => l.id === r.language)!;
+  return r.files
     ? r.files.map((f) => ({ path: f.path, contentBase64: f.encoding === "base64" ? f.content : Buffer.from(f.content).toString("base64") }))
     : [{ path: lang.sourceFile, contentBase64: Buffer.from(r.source!).toString("base64") }];
+}
+
+export function toJob(r: RunRequest, cfg: Config): RunJob {
   return {
     language: r.language,
-    files,
+    files: jobFiles(r),
     stdin: r.stdin,
     args: r.args,
     limits: resolveLimits(cfg.limits.run, r.limits),
     compileLimits: resolveLimits(cfg.limits.compile, r.compileLimits),
     tests: r.tests,
+    compare: r.compare,
+    checker: r.checker ? { language: r.checker.language, files: jobFiles(r.checker) } : undefined,
+    stopOnFirstFailure: r.stopOnFirstFailure,
+    command: r.command,
+    collect: r.collect,
     network: r.network,
     createdAt: new Date().toISOString(),
   };

@@ -38,6 +38,31 @@ function limitsSchema(p: LimitPolicy) {
 
 export const testCaseSchema = z.object({ stdin: z.string().default(""), expectedOutput: z.string() }).strict();
 
+/** How a test's output is compared with expectedOutput (worker/judge.ts). */
+export const compareSchema = z
+  .union([
+    z.enum(["lines", "exact", "tokens"]),
+    z.object({ mode: z.literal("float"), absError: z.number().min(0).default(1e-6), relError: z.number().min(0).default(1e-6) }).strict(),
+  ])
+  .openapi({ description: "lines (default): ignore trailing spaces and blank lines; exact; tokens; or float tolerances" });
+export type Compare = z.infer<typeof compareSchema>;
+
+/** One file under the default name, or several: exactly one of the two. */
+function oneOfSourceOrFiles(r: { source?: string; files?: { path: string }[] }, ctx: z.RefinementCtx, at: (string | number)[] = []): void {
+  if ((r.source === undefined) === (r.files === undefined))
+    ctx.addIssue({ code: "custom", path: [...at, "source"], message: "give exactly one of source and files" });
+  // A path may be neither another's duplicate nor one of its parent directories.
+  const paths = new Set((r.files ?? []).map((f) => f.path));
+  const seen = new Set<string>();
+  for (const [i, f] of (r.files ?? []).entries()) {
+    const parts = f.path.split("/");
+    const parent = parts.slice(0, -1).map((_, j) => parts.slice(0, j + 1).join("/")).find((p) => paths.has(p));
+    if (seen.has(f.path)) ctx.addIssue({ code: "custom", path: [...at, "files", i, "path"], message: "duplicate path" });
+    else if (parent) ctx.addIssue({ code: "custom", path: [...at, "files", i, "path"], message: `"${parent}" is a file, not a directory` });
+    seen.add(f.path);
+  }
+}
+
 /** POST /v1/runs, with the server's maximums built in. */
 export function runRequestSchema(cfg: Config) {
   return z
@@ -50,6 +75,20 @@ export function runRequestSchema(cfg: Config) {
       limits: limitsSchema(cfg.limits.run).optional(),
       compileLimits: limitsSchema(cfg.limits.compile).optional(),
       tests: z.array(testCaseSchema).min(1).max(cfg.maxTests).optional(),
+      compare: compareSchema.default("lines"),
+      checker: z
+        .object({ language: z.enum(languageIds), source: z.string().optional(), files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional() })
+        .strict()
+        .superRefine((c, ctx) => oneOfSourceOrFiles(c, ctx))
+        .optional()
+        .openapi({ description: "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error" }),
+      stopOnFirstFailure: z.boolean().default(false),
+      command: z.string().min(1).max(4096).optional().openapi({ description: "a shell command run instead of the language's run command" }),
+      collect: z
+        .array(safePath)
+        .max(32)
+        .optional()
+        .openapi({ description: "files (or * ? globs) under /box copied out after the run, base64 in the result's files" }),
       network: z
         .boolean()
         .default(false)
@@ -57,18 +96,9 @@ export function runRequestSchema(cfg: Config) {
     })
     .strict()
     .superRefine((r, ctx) => {
-      if ((r.source === undefined) === (r.files === undefined))
-        ctx.addIssue({ code: "custom", path: ["source"], message: "give exactly one of source and files" });
-      // A path may be neither another's duplicate nor one of its parent directories.
-      const paths = new Set((r.files ?? []).map((f) => f.path));
-      const seen = new Set<string>();
-      for (const [i, f] of (r.files ?? []).entries()) {
-        const parts = f.path.split("/");
-        const parent = parts.slice(0, -1).map((_, j) => parts.slice(0, j + 1).join("/")).find((p) => paths.has(p));
-        if (seen.has(f.path)) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: "duplicate path" });
-        else if (parent) ctx.addIssue({ code: "custom", path: ["files", i, "path"], message: `"${parent}" is a file, not a directory` });
-        seen.add(f.path);
-      }
+      oneOfSourceOrFiles(r, ctx);
+      if (r.checker && !r.tests) ctx.addIssue({ code: "custom", path: ["checker"], message: "a checker needs tests" });
+      if (r.collect && r.tests) ctx.addIssue({ code: "custom", path: ["collect"], message: "collect is for a single run, not tests" });
     })
     .openapi("RunRequest");
 }
@@ -76,22 +106,29 @@ export type RunRequest = z.infer<ReturnType<typeof runRequestSchema>>;
 
 const limitsResolved = z.object(Object.fromEntries(limitFields.map((f) => [f, z.number().int().positive()]))) as unknown as z.ZodType<Limits>;
 
+const jobFiles = z.array(z.object({ path: safePath, contentBase64: z.string() }));
+
 /** What the API queues and the worker accepts: files decoded, limits resolved. */
 export const runJobSchema = z.object({
   language: z.enum(languageIds),
-  files: z.array(z.object({ path: safePath, contentBase64: z.string() })),
+  files: jobFiles,
   stdin: z.string(),
   args: z.array(z.string()),
   limits: limitsResolved,
   compileLimits: limitsResolved,
   tests: z.array(testCaseSchema).optional(),
+  compare: compareSchema,
+  checker: z.object({ language: z.enum(languageIds), files: jobFiles }).optional(),
+  stopOnFirstFailure: z.boolean(),
+  command: z.string().optional(),
+  collect: z.array(z.string()).optional(),
   network: z.boolean(),
   createdAt: z.string(),
 });
 export type RunJob = z.infer<typeof runJobSchema>;
 
-/** The sandbox's verdicts, and those of judging and compiling. */
-export const verdicts = [...sandboxVerdicts, "accepted", "wrong_answer", "compile_error"] as const;
+/** The sandbox's verdicts, and those of judging and compiling ("skipped": a test not run after a failure). */
+export const verdicts = [...sandboxVerdicts, "accepted", "wrong_answer", "compile_error", "skipped"] as const;
 export type Verdict = (typeof verdicts)[number];
 
 export const usageSchema = z.object({ cpuMs: z.number(), wallMs: z.number(), memoryKb: z.number() });
@@ -121,6 +158,10 @@ export const runResultSchema = z
     run: stageSchema.nullable().optional(),
     tests: z.array(stageSchema).optional(),
     usage: usageSchema.optional().openapi({ description: "with tests: the maximum over tests" }),
+    files: z
+      .array(z.object({ path: z.string(), content: z.string().optional(), error: z.string().optional() }))
+      .optional()
+      .openapi({ description: "collected files, content base64, or why one was refused" }),
     message: z.string().optional().openapi({ description: "why a run ended in internal_error" }),
     createdAt: z.string().optional(),
     startedAt: z.string().nullable().optional(),

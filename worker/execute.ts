@@ -6,7 +6,7 @@ import type { Limits } from "../api/config.js";
 import type { RunJob, RunResult, Stage } from "../api/schemas.js";
 import type { Sandbox, SandboxLimits, SandboxResult } from "./sandbox/sandbox.js";
 import type { SandboxFile } from "./sandbox/files-stream.js";
-import { sameLines } from "./judge.js";
+import { checkerVerdict, globToRegExp, sameOutput } from "./judge.js";
 
 const MiB = 1 << 20;
 
@@ -47,42 +47,125 @@ function stage(r: SandboxResult, verdict: Stage["verdict"] = r.verdict, message?
   };
 }
 
-export type Executed = Pick<RunResult, "verdict" | "compile" | "run" | "tests" | "usage" | "language" | "message">;
+export type Executed = Pick<RunResult, "verdict" | "compile" | "run" | "tests" | "usage" | "language" | "message" | "files">;
 
-export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
-  const lang = getLanguage(job.language);
-  if (!lang) throw new Error(`unknown language ${job.language}`);
+const SKIPPED: Stage = {
+  verdict: "skipped", exitCode: null, signal: null, stdout: "", stderr: "",
+  stdoutTruncated: false, stderrTruncated: false, usage: { cpuMs: 0, wallMs: 0, memoryKb: 0 },
+};
+
+const decode = (files: RunJob["files"]): SandboxFile[] =>
+  files.map((f) => ({ path: f.path, content: Buffer.from(f.contentBase64, "base64") }));
+
+/** A language's program, ready to run: its image, environment and files. */
+interface Prepared {
+  lang: Language;
+  layers: string[];
+  env: Record<string, string>;
+  files: SandboxFile[];
+  compile: Stage | null;
+}
+
+/**
+ * Compiles (if the language compiles) in a sandbox of its own; the artifacts
+ * and sources come back as regular files only, for the runs.
+ */
+async function prepare(sb: Sandbox, languageId: string, files: SandboxFile[], compileLimits: Limits): Promise<Prepared | { failed: Stage; verdict: "compile_error" | "internal_error"; message?: string }> {
+  const lang = getLanguage(languageId);
+  if (!lang) throw new Error(`unknown language ${languageId}`);
   const layers = layersFor(lang.id);
   const env = languageEnv(lang);
-  let files: SandboxFile[] = job.files.map((f) => ({ path: f.path, content: Buffer.from(f.contentBase64, "base64") }));
+  if (!lang.compile) return { lang, layers, env, files, compile: null };
+  const limits = sandboxLimits(compileLimits, lang, true);
+  const c = await sb.run({ layers, argv: [...lang.compile], env, files, collect: ["."], collectMaxBytes: limits.scratchBytes, limits });
+  if (c.verdict === "internal_error") return { failed: stage(c), verdict: "internal_error", message: c.error };
+  if (c.verdict !== "ok") return { failed: stage(c, "compile_error"), verdict: "compile_error" };
+  const artifacts = c.collected.flatMap((f) => ("content" in f ? [{ path: f.path, content: f.content, executable: true }] : []));
+  return { lang, layers, env, files: artifacts, compile: stage(c) };
+}
 
-  let compile: Stage | null = null;
-  if (lang.compile) {
-    const limits = sandboxLimits(job.compileLimits, lang, true);
-    const c = await sb.run({ layers, argv: [...lang.compile], env, files, collect: ["."], collectMaxBytes: limits.scratchBytes, limits });
-    if (c.verdict === "internal_error") return { language: lang.id, verdict: "internal_error", compile: stage(c), run: null, message: c.error };
-    if (c.verdict !== "ok") return { language: lang.id, verdict: "compile_error", compile: stage(c, "compile_error"), run: null };
-    compile = stage(c);
-    // The artifacts (and the sources) go on to the run, as regular files only.
-    files = c.collected.flatMap((f) => ("content" in f ? [{ path: f.path, content: f.content, executable: true }] : []));
+/** Where a glob's walk starts: the directory above its first wildcard part. */
+function globRoot(pattern: string): string {
+  const parts = pattern.split("/");
+  const i = parts.findIndex((c) => /[*?]/.test(c));
+  return i === 0 ? "." : `${parts.slice(0, i).join("/")}/`;
+}
+
+/** Collect patterns as the launcher takes them: a glob becomes the directory it walks, filtered here. */
+function collectPlan(patterns: string[]): { paths: string[]; keep: (path: string) => boolean } {
+  const globs = patterns.filter((p) => /[*?]/.test(p));
+  const exact = new Set(patterns.filter((p) => !/[*?]/.test(p)));
+  const match = globs.map(globToRegExp);
+  return {
+    paths: [...new Set([...exact, ...globs.map(globRoot)])],
+    keep: (path) => exact.has(path) || match.some((g) => g.test(path)),
+  };
+}
+
+async function runTests(job: RunJob, sb: Sandbox, prog: Prepared, checker: Prepared | null, runOnce: (stdin: string) => Promise<SandboxResult>): Promise<Stage[]> {
+  const tests = job.tests!;
+  const judge = async (i: number): Promise<Stage> => {
+    const t = tests[i]!;
+    const r = await runOnce(t.stdin);
+    if (r.verdict !== "ok") return stage(r);
+    const output = r.stdout.toString("utf8");
+    if (!checker) return stage(r, sameOutput(output, t.expectedOutput, job.compare) ? "accepted" : "wrong_answer");
+    const limits = sandboxLimits(job.compileLimits, checker.lang, false);
+    const c = await sb.run({
+      layers: checker.layers,
+      argv: [...runArgv(checker.lang, job.compileLimits.memoryMb, []), "input.txt", "output.txt", "answer.txt"],
+      env: checker.env,
+      files: [...checker.files, { path: "input.txt", content: t.stdin }, { path: "output.txt", content: r.stdout }, { path: "answer.txt", content: t.expectedOutput }],
+      limits,
+    });
+    const failure = c.verdict === "internal_error" ? c.error : c.verdict !== "ok" && c.verdict !== "runtime_error" ? c.verdict : c.signal ? `killed by signal ${c.signal}` : undefined;
+    const v = checkerVerdict(c.exitCode, c.stderr.toString("utf8"), failure);
+    return stage(r, v.verdict, v.message || undefined);
+  };
+  const out: Stage[] = new Array(tests.length).fill(SKIPPED);
+  if (job.stopOnFirstFailure) {
+    for (let i = 0; i < tests.length; i++) if ((out[i] = await judge(i)).verdict !== "accepted") break;
+    return out;
+  }
+  // Tests of one run use the worker's idle slots too; results stay in test order.
+  let next = 0;
+  const lanes = Math.min(tests.length, 1 + sb.idleSlots());
+  await Promise.all(Array.from({ length: lanes }, async () => {
+    for (let i = next++; i < tests.length; i = next++) out[i] = await judge(i);
+  }));
+  return out;
+}
+
+export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
+  const prog = await prepare(sb, job.language, decode(job.files), job.compileLimits);
+  if ("failed" in prog) return { language: job.language, verdict: prog.verdict, compile: prog.failed, run: null, ...(prog.message ? { message: prog.message } : {}) };
+  let checker: Prepared | null = null;
+  if (job.checker) {
+    const c = await prepare(sb, job.checker.language, decode(job.checker.files), job.compileLimits);
+    if ("failed" in c) return { language: job.language, verdict: "internal_error", compile: prog.compile, run: null, message: `the checker did not compile: ${c.failed.stderr.slice(0, 4096) || c.message}` };
+    checker = c;
   }
 
-  const limits = sandboxLimits(job.limits, lang, false);
-  const argv = runArgv(lang, job.limits.memoryMb, job.args);
-  const runOnce = (stdin: string) => sb.run({ layers, argv, env, files, stdin, limits, network: job.network });
+  const limits = sandboxLimits(job.limits, prog.lang, false);
+  // A shell command runs with the language image's tools instead of its run command.
+  const argv = job.command ? ["bash", "-c", job.command, "bash", ...job.args] : runArgv(prog.lang, job.limits.memoryMb, job.args);
+  const plan = job.collect ? collectPlan(job.collect) : null;
+  const runOnce = (stdin: string) =>
+    sb.run({
+      layers: prog.layers, argv, env: prog.env, files: prog.files, stdin, limits, network: job.network,
+      ...(plan ? { collect: plan.paths, collectMaxBytes: limits.scratchBytes } : {}),
+    });
 
   if (!job.tests) {
     const r = await runOnce(job.stdin);
-    return { language: lang.id, verdict: r.verdict, compile, run: stage(r), ...(r.error ? { message: r.error } : {}) };
+    const files = plan
+      ? r.collected.filter((f) => plan.keep(f.path)).map((f) => ("content" in f ? { path: f.path, content: f.content.toString("base64") } : { path: f.path, error: f.error }))
+      : undefined;
+    return { language: prog.lang.id, verdict: r.verdict, compile: prog.compile, run: stage(r), ...(files ? { files } : {}), ...(r.error ? { message: r.error } : {}) };
   }
-  const tests: Stage[] = [];
-  for (const t of job.tests) {
-    const r = await runOnce(t.stdin);
-    const judged = r.verdict !== "ok" ? r.verdict : sameLines(r.stdout.toString("utf8"), t.expectedOutput) ? "accepted" : "wrong_answer";
-    tests.push(stage(r, judged));
-  }
+  const tests = await runTests(job, sb, prog, checker, runOnce);
   const verdict = tests.find((t) => t.verdict !== "accepted")?.verdict ?? "accepted";
   const message = tests.find((t) => t.verdict === "internal_error")?.message;
   const max = (k: "cpuMs" | "wallMs" | "memoryKb") => Math.max(...tests.map((t) => t.usage[k]));
-  return { language: lang.id, verdict, compile, run: null, tests, ...(message ? { message } : {}), usage: { cpuMs: max("cpuMs"), wallMs: max("wallMs"), memoryKb: max("memoryKb") } };
+  return { language: prog.lang.id, verdict, compile: prog.compile, run: null, tests, ...(message ? { message } : {}), usage: { cpuMs: max("cpuMs"), wallMs: max("wallMs"), memoryKb: max("memoryKb") } };
 }

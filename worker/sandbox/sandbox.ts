@@ -166,6 +166,11 @@ export class Sandbox {
     return new Sandbox(host, seccompFd, slots, server);
   }
 
+  /** Slots no run holds right now. */
+  idleSlots(): number {
+    return this.slots.idle;
+  }
+
   /** The host uids of this sandbox's slots (empty in weak mode). */
   slotUids(): number[] {
     return this.slots.uids();

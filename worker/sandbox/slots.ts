@@ -88,6 +88,10 @@ export class SlotPool {
     return this.all.flatMap((s) => (s.uidHost === null ? [] : [s.uidHost]));
   }
 
+  get idle(): number {
+    return this.free.length;
+  }
+
   get size(): number {
     return this.all.length;
   }
