@@ -16,9 +16,11 @@ export async function startEmbeddedRedis(stateDir: string): Promise<EmbeddedRedi
   const dir = join(stateDir, "redis");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const socket = join(dir, "redis.sock");
+  // setpriv --pdeathsig: if this process dies without stopping it, Redis gets
+  // SIGTERM (it still writes its AOF) instead of living on as an orphan.
   const child: ChildProcess = spawn(
-    "redis-server",
-    ["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir, "--appendonly", "yes",
+    "setpriv",
+    ["--pdeathsig", "TERM", "--", "redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir, "--appendonly", "yes",
      "--appendfsync", "everysec", "--save", "", "--daemonize", "no", "--loglevel", "warning"],
     { stdio: ["ignore", "inherit", "inherit"] },
   );
