@@ -33,15 +33,23 @@ export function runArgv(lang: Language, memoryMb: number, args: readonly string[
   return [cmd!, ...heap, ...rest, ...args];
 }
 
-function stage(r: SandboxResult, verdict: Stage["verdict"] = r.verdict, message?: string): Stage {
+/**
+ * With tests, each test's output is judged whole but stored only up to this
+ * many bytes per stream (flagged as truncated): 200 tests of full output
+ * would make one result hundreds of megabytes in Redis.
+ */
+export const TEST_OUTPUT_KEPT = 64 * 1024;
+
+function stage(r: SandboxResult, verdict: Stage["verdict"] = r.verdict, message?: string, keep = Infinity): Stage {
+  const cut = (b: Buffer) => (b.length > keep ? b.subarray(0, keep) : b);
   return {
     verdict,
     exitCode: r.exitCode,
     signal: r.signal,
-    stdout: r.stdout.toString("utf8"),
-    stderr: r.stderr.toString("utf8"),
-    stdoutTruncated: r.stdoutTruncated,
-    stderrTruncated: r.stderrTruncated,
+    stdout: cut(r.stdout).toString("utf8"),
+    stderr: cut(r.stderr).toString("utf8"),
+    stdoutTruncated: r.stdoutTruncated || r.stdout.length > keep,
+    stderrTruncated: r.stderrTruncated || r.stderr.length > keep,
     usage: { cpuMs: r.usage.cpuMs, wallMs: r.usage.wallMs, memoryKb: r.usage.memoryKb },
     ...(message || r.error ? { message: message ?? r.error } : {}),
   };
@@ -107,9 +115,9 @@ async function runTests(job: RunJob, sb: Sandbox, prog: Prepared, checker: Prepa
   const judge = async (i: number): Promise<Stage> => {
     const t = tests[i]!;
     const r = await runOnce(t.stdin);
-    if (r.verdict !== "ok") return stage(r);
+    if (r.verdict !== "ok") return stage(r, r.verdict, undefined, TEST_OUTPUT_KEPT);
     const output = r.stdout.toString("utf8");
-    if (!checker) return stage(r, sameOutput(output, t.expectedOutput, job.compare) ? "accepted" : "wrong_answer");
+    if (!checker) return stage(r, sameOutput(output, t.expectedOutput, job.compare) ? "accepted" : "wrong_answer", undefined, TEST_OUTPUT_KEPT);
     const limits = sandboxLimits(job.compileLimits, checker.lang, false);
     const c = await sb.run({
       layers: checker.layers,
@@ -120,7 +128,7 @@ async function runTests(job: RunJob, sb: Sandbox, prog: Prepared, checker: Prepa
     });
     const failure = c.verdict === "internal_error" ? c.error : c.verdict !== "ok" && c.verdict !== "runtime_error" ? c.verdict : c.signal ? `killed by signal ${c.signal}` : undefined;
     const v = checkerVerdict(c.exitCode, c.stderr.toString("utf8"), failure);
-    return stage(r, v.verdict, v.message || undefined);
+    return stage(r, v.verdict, v.message || undefined, TEST_OUTPUT_KEPT);
   };
   const out: Stage[] = new Array(tests.length).fill(SKIPPED);
   if (job.stopOnFirstFailure) {
