@@ -51,6 +51,7 @@ export function toJob(r: RunRequest, cfg: Config): RunJob {
     tests: r.tests,
     compare: r.compare,
     checker: r.checker ? { language: r.checker.language, files: jobFiles(r.checker) } : undefined,
+    interactor: r.interactor ? { language: r.interactor.language, files: jobFiles(r.interactor) } : undefined,
     stopOnFirstFailure: r.stopOnFirstFailure,
     command: r.command,
     collect: r.collect,

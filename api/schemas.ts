@@ -82,6 +82,12 @@ export function runRequestSchema(cfg: Config) {
         .superRefine((c, ctx) => oneOfSourceOrFiles(c, ctx))
         .optional()
         .openapi({ description: "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error" }),
+      interactor: z
+        .object({ language: z.enum(languageIds), source: z.string().optional(), files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional() })
+        .strict()
+        .superRefine((c, ctx) => oneOfSourceOrFiles(c, ctx))
+        .optional()
+        .openapi({ description: "runs beside the program, its stdout piped to the program's stdin and back; argv input output; exit codes as a checker's" }),
       stopOnFirstFailure: z.boolean().default(false),
       command: z.string().min(1).max(4096).optional().openapi({ description: "a shell command run instead of the language's run command" }),
       collect: z
@@ -98,6 +104,8 @@ export function runRequestSchema(cfg: Config) {
     .superRefine((r, ctx) => {
       oneOfSourceOrFiles(r, ctx);
       if (r.checker && !r.tests) ctx.addIssue({ code: "custom", path: ["checker"], message: "a checker needs tests" });
+      if (r.interactor && !r.tests) ctx.addIssue({ code: "custom", path: ["interactor"], message: "an interactor needs tests" });
+      if (r.interactor && r.checker) ctx.addIssue({ code: "custom", path: ["checker"], message: "give a checker or an interactor, not both" });
       if (r.collect && r.tests) ctx.addIssue({ code: "custom", path: ["collect"], message: "collect is for a single run, not tests" });
     })
     .openapi("RunRequest");
@@ -119,6 +127,7 @@ export const runJobSchema = z.object({
   tests: z.array(testCaseSchema).optional(),
   compare: compareSchema,
   checker: z.object({ language: z.enum(languageIds), files: jobFiles }).optional(),
+  interactor: z.object({ language: z.enum(languageIds), files: jobFiles }).optional(),
   stopOnFirstFailure: z.boolean(),
   command: z.string().optional(),
   collect: z.array(z.string()).optional(),

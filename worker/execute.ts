@@ -4,7 +4,7 @@ import { layersFor } from "../rootfs/images.js";
 import { getLanguage, languageEnv, type Language } from "../rootfs/languages.js";
 import type { Limits } from "../api/config.js";
 import type { RunJob, RunResult, Stage } from "../api/schemas.js";
-import type { Sandbox, SandboxLimits, SandboxResult } from "./sandbox/sandbox.js";
+import type { Sandbox, SandboxLimits, SandboxResult, SandboxSpec } from "./sandbox/sandbox.js";
 import type { SandboxFile } from "./sandbox/files-stream.js";
 import { checkerVerdict, globToRegExp, sameOutput } from "./judge.js";
 
@@ -110,10 +110,48 @@ function collectPlan(patterns: string[]): { paths: string[]; keep: (path: string
   };
 }
 
-async function runTests(job: RunJob, sb: Sandbox, prog: Prepared, checker: Prepared | null, runOnce: (stdin: string) => Promise<SandboxResult>): Promise<Stage[]> {
+/** The judging program's failures: a limit, a signal or the sandbox's own error. */
+function judgeFailure(c: SandboxResult): string | undefined {
+  if (c.verdict === "internal_error") return c.error;
+  if (c.verdict !== "ok" && c.verdict !== "runtime_error") return c.verdict;
+  return c.signal ? `killed by signal ${c.signal}` : undefined;
+}
+
+/**
+ * One test of an interactive problem: the program and the interactor run at
+ * once, each in its own sandbox, each one's stdout the other's stdin. A
+ * program that hits its limits gets that verdict (one that never answers is
+ * time_limit_exceeded, not a hang); otherwise the interactor judges, as a
+ * checker does, from the test's input file.
+ */
+async function interact(job: RunJob, sb: Sandbox, inter: Prepared, program: SandboxSpec, input: string): Promise<Stage> {
+  const [r, c] = await sb.runPair(program, {
+    layers: inter.layers,
+    argv: [...runArgv(inter.lang, job.compileLimits.memoryMb, []), "input.txt", "output.txt"],
+    env: inter.env,
+    files: [...inter.files, { path: "input.txt", content: input }],
+    limits: sandboxLimits(job.compileLimits, inter.lang, false),
+  });
+  if (["time_limit_exceeded", "memory_limit_exceeded", "output_limit_exceeded", "internal_error"].includes(r.verdict))
+    return stage(r, r.verdict, undefined, TEST_OUTPUT_KEPT);
+  const v = checkerVerdict(c.exitCode, c.stderr.toString("utf8"), judgeFailure(c));
+  // The interactor's wrong_answer beats a program killed by a closed pipe.
+  const verdict = v.verdict === "accepted" && r.verdict !== "ok" ? r.verdict : v.verdict;
+  return stage(r, verdict, v.message || undefined, TEST_OUTPUT_KEPT);
+}
+
+async function runTests(
+  job: RunJob,
+  sb: Sandbox,
+  judgeProg: Prepared | null,
+  runOnce: (stdin: string) => Promise<SandboxResult>,
+  interactOnce: (stdin: string) => Promise<Stage>,
+): Promise<Stage[]> {
   const tests = job.tests!;
+  const checker = job.checker ? judgeProg : null;
   const judge = async (i: number): Promise<Stage> => {
     const t = tests[i]!;
+    if (job.interactor) return interactOnce(t.stdin);
     const r = await runOnce(t.stdin);
     if (r.verdict !== "ok") return stage(r, r.verdict, undefined, TEST_OUTPUT_KEPT);
     const output = r.stdout.toString("utf8");
@@ -126,8 +164,7 @@ async function runTests(job: RunJob, sb: Sandbox, prog: Prepared, checker: Prepa
       files: [...checker.files, { path: "input.txt", content: t.stdin }, { path: "output.txt", content: r.stdout }, { path: "answer.txt", content: t.expectedOutput }],
       limits,
     });
-    const failure = c.verdict === "internal_error" ? c.error : c.verdict !== "ok" && c.verdict !== "runtime_error" ? c.verdict : c.signal ? `killed by signal ${c.signal}` : undefined;
-    const v = checkerVerdict(c.exitCode, c.stderr.toString("utf8"), failure);
+    const v = checkerVerdict(c.exitCode, c.stderr.toString("utf8"), judgeFailure(c));
     return stage(r, v.verdict, v.message || undefined, TEST_OUTPUT_KEPT);
   };
   const out: Stage[] = new Array(tests.length).fill(SKIPPED);
@@ -136,8 +173,9 @@ async function runTests(job: RunJob, sb: Sandbox, prog: Prepared, checker: Prepa
     return out;
   }
   // Tests of one run use the worker's idle slots too; results stay in test order.
+  // (An interactive test takes two slots at once: those run one at a time.)
   let next = 0;
-  const lanes = Math.min(tests.length, 1 + sb.idleSlots());
+  const lanes = job.interactor ? 1 : Math.min(tests.length, 1 + sb.idleSlots());
   await Promise.all(Array.from({ length: lanes }, async () => {
     for (let i = next++; i < tests.length; i = next++) out[i] = await judge(i);
   }));
@@ -147,22 +185,25 @@ async function runTests(job: RunJob, sb: Sandbox, prog: Prepared, checker: Prepa
 export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
   const prog = await prepare(sb, job.language, decode(job.files), job.compileLimits);
   if ("failed" in prog) return { language: job.language, verdict: prog.verdict, compile: prog.failed, run: null, ...(prog.message ? { message: prog.message } : {}) };
-  let checker: Prepared | null = null;
-  if (job.checker) {
-    const c = await prepare(sb, job.checker.language, decode(job.checker.files), job.compileLimits);
-    if ("failed" in c) return { language: job.language, verdict: "internal_error", compile: prog.compile, run: null, message: `the checker did not compile: ${c.failed.stderr.slice(0, 4096) || c.message}` };
-    checker = c;
+  // A checker, or an interactor: compiled once, like the program.
+  const judgeJob = job.checker ?? job.interactor;
+  let judgeProg: Prepared | null = null;
+  if (judgeJob) {
+    const c = await prepare(sb, judgeJob.language, decode(judgeJob.files), job.compileLimits);
+    const what = job.checker ? "checker" : "interactor";
+    if ("failed" in c) return { language: job.language, verdict: "internal_error", compile: prog.compile, run: null, message: `the ${what} did not compile: ${c.failed.stderr.slice(0, 4096) || c.message}` };
+    judgeProg = c;
   }
 
   const limits = sandboxLimits(job.limits, prog.lang, false);
   // A shell command runs with the language image's tools instead of its run command.
   const argv = job.command ? ["bash", "-c", job.command, "bash", ...job.args] : runArgv(prog.lang, job.limits.memoryMb, job.args);
   const plan = job.collect ? collectPlan(job.collect) : null;
-  const runOnce = (stdin: string) =>
-    sb.run({
-      layers: prog.layers, argv, env: prog.env, files: prog.files, stdin, limits, network: job.network,
-      ...(plan ? { collect: plan.paths, collectMaxBytes: limits.scratchBytes } : {}),
-    });
+  const runSpec = (stdin: string): SandboxSpec => ({
+    layers: prog.layers, argv, env: prog.env, files: prog.files, stdin, limits, network: job.network,
+    ...(plan ? { collect: plan.paths, collectMaxBytes: limits.scratchBytes } : {}),
+  });
+  const runOnce = (stdin: string) => sb.run(runSpec(stdin));
 
   if (!job.tests) {
     const r = await runOnce(job.stdin);
@@ -171,7 +212,7 @@ export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
       : undefined;
     return { language: prog.lang.id, verdict: r.verdict, compile: prog.compile, run: stage(r), ...(files ? { files } : {}), ...(r.error ? { message: r.error } : {}) };
   }
-  const tests = await runTests(job, sb, prog, checker, runOnce);
+  const tests = await runTests(job, sb, judgeProg, runOnce, (input) => interact(job, sb, judgeProg!, runSpec(""), input));
   const verdict = tests.find((t) => t.verdict !== "accepted")?.verdict ?? "accepted";
   const message = tests.find((t) => t.verdict === "internal_error")?.message;
   const max = (k: "cpuMs" | "wallMs" | "memoryKb") => Math.max(...tests.map((t) => t.usage[k]));

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
+import type { Readable, Writable } from "node:stream";
 
 const F = { request: 0, stdin: 1, files: 2, stdout: 11, stderr: 12, report: 13, collect: 14, exit: 20 } as const;
 const CHUNK = 65536;
@@ -52,8 +53,12 @@ export class ForkServer {
     return new ForkServer(proc, path);
   }
 
-  /** One run: argv for the launcher, its files stream and stdin; resolves when it has exited. */
-  run(argv: string[], files: Buffer | null, stdin: Buffer, timeoutMs: number): Promise<ServedRun> {
+  /**
+   * One run: argv for the launcher, its files stream and stdin (a buffer, or
+   * a stream carried as it flows: an interactor's output); its stdout is also
+   * written to `stdoutTo` as it comes. Resolves when the launcher has exited.
+   */
+  run(argv: string[], files: Buffer | null, stdin: Buffer | Readable, timeoutMs: number, stdoutTo?: Writable): Promise<ServedRun> {
     return new Promise((resolve) => {
       const sock: Socket = connect(this.path);
       const out = { stdout: [] as Buffer[], stderr: [] as Buffer[], report: [] as Buffer[], collect: [] as Buffer[] };
@@ -63,6 +68,7 @@ export class ForkServer {
       sock.on("error", () => {});
       sock.on("close", () => {
         clearTimeout(guard);
+        if (stdoutTo && !stdoutTo.writableEnded) stdoutTo.end();
         const cat = (b: Buffer[]) => Buffer.concat(b);
         resolve({ stdout: cat(out.stdout), stderr: cat(out.stderr), report: cat(out.report), collect: cat(out.collect), status });
       });
@@ -74,7 +80,10 @@ export class ForkServer {
           const type = buf[0];
           const data = buf.subarray(5, 5 + len);
           buf = buf.subarray(5 + len);
-          if (type === F.stdout) out.stdout.push(data);
+          if (type === F.stdout) {
+            if (data.length) out.stdout.push(data);
+            if (stdoutTo && !stdoutTo.writableEnded) data.length ? stdoutTo.write(data) : stdoutTo.end();
+          }
           else if (type === F.stderr) out.stderr.push(data);
           else if (type === F.report) out.report.push(data);
           else if (type === F.collect) out.collect.push(data);
@@ -83,7 +92,13 @@ export class ForkServer {
       });
       sock.write(frame(F.request, Buffer.from(argv.join("\0"))));
       for (const f of chunks(F.files, files ?? Buffer.alloc(0))) sock.write(f);
-      for (const f of chunks(F.stdin, stdin)) sock.write(f);
+      if (Buffer.isBuffer(stdin)) for (const f of chunks(F.stdin, stdin)) sock.write(f);
+      else {
+        stdin.on("data", (d: Buffer) => {
+          for (let o = 0; o < d.length; o += CHUNK) sock.write(frame(F.stdin, d.subarray(o, o + CHUNK)));
+        });
+        stdin.on("end", () => sock.write(frame(F.stdin)));
+      }
     });
   }
 

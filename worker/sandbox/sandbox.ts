@@ -1,6 +1,7 @@
 // The typed driver of sandbox-native: runInSandbox(spec) -> result.
 // One Sandbox per worker: it detects the host, compiles the seccomp policy
 // once, and owns the slots (one per concurrent run).
+import { PassThrough, type Readable, type Writable } from "node:stream";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,7 +39,10 @@ export interface SandboxSpec {
   argv: string[];
   /** the program's whole environment */
   env?: Record<string, string>;
-  stdin?: Buffer | string;
+  /** a buffer, or a stream fed as it flows (interactive problems) */
+  stdin?: Buffer | string | Readable;
+  /** also receives the program's stdout as it comes (interactive problems) */
+  stdoutTo?: Writable;
   files?: SandboxFile[];
   /** paths under /box copied out after the run */
   collect?: string[];
@@ -191,18 +195,38 @@ export class Sandbox {
     if (bad) return internalError(bad);
     if (!spec.argv.length) return internalError("no program to run");
     if (!spec.layers.length) return internalError("no image layers given");
-    const slot = await this.slots.acquire();
+    const [slot] = await this.slots.acquire(1);
     try {
-      return await this.launch(spec, slot);
+      return await this.launch(spec, slot!);
     } finally {
-      this.slots.release(slot);
+      this.slots.release(slot!);
+    }
+  }
+
+  /**
+   * Two runs at once whose output feeds each other's input (an interactive
+   * problem: the program and its interactor). Both slots are taken together,
+   * so that two pairs can never each hold one slot and wait for the other.
+   */
+  async runPair(a: SandboxSpec, b: SandboxSpec): Promise<[SandboxResult, SandboxResult]> {
+    if (this.slots.size < 2) return [internalError("an interactive run needs two sandbox slots"), internalError("an interactive run needs two sandbox slots")];
+    const aToB = new PassThrough();
+    const bToA = new PassThrough();
+    const slots = await this.slots.acquire(2);
+    try {
+      return await Promise.all([
+        this.launch({ ...a, stdin: bToA, stdoutTo: aToB }, slots[0]!),
+        this.launch({ ...b, stdin: aToB, stdoutTo: bToA }, slots[1]!),
+      ]);
+    } finally {
+      for (const s of slots) this.slots.release(s);
     }
   }
 
   private async launch(spec: SandboxSpec, slot: Slot): Promise<SandboxResult> {
     const files = spec.files?.length ? encodeFiles(spec.files) : null;
     const stdin = typeof spec.stdin === "string" ? Buffer.from(spec.stdin) : (spec.stdin ?? Buffer.alloc(0));
-    const served = await this.server.run(launcherArgs(spec, this.host, slot), files, stdin, spec.limits.wallMs + LAUNCHER_GRACE_MS);
+    const served = await this.server.run(launcherArgs(spec, this.host, slot), files, stdin, spec.limits.wallMs + LAUNCHER_GRACE_MS, spec.stdoutTo);
     const { stdout, stderr } = served;
     const text = served.report.toString();
     const code = served.status === null ? "a broken connection" : `wait status ${served.status}`;

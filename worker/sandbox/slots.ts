@@ -50,7 +50,7 @@ async function holdNamespace(launcher: string, uid: number | null, gid: number |
 
 export class SlotPool {
   private free: Slot[];
-  private waiters: ((s: Slot) => void)[] = [];
+  private waiters: { n: number; take: (s: Slot[]) => void }[] = [];
   private constructor(
     private readonly all: Slot[],
     private readonly holders: ChildProcess[],
@@ -96,16 +96,19 @@ export class SlotPool {
     return this.all.length;
   }
 
-  acquire(): Promise<Slot> {
-    const s = this.free.pop();
-    if (s) return Promise.resolve(s);
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /** `n` slots at once, first come first served. */
+  acquire(n: number): Promise<Slot[]> {
+    if (n > this.all.length) return Promise.reject(new Error(`${n} slots wanted, the pool has ${this.all.length}`));
+    if (this.waiters.length === 0 && this.free.length >= n) return Promise.resolve(this.free.splice(-n, n));
+    return new Promise((take) => this.waiters.push({ n, take }));
   }
 
   release(slot: Slot): void {
-    const next = this.waiters.shift();
-    if (next) next(slot);
-    else this.free.push(slot);
+    this.free.push(slot);
+    while (this.waiters.length && this.free.length >= this.waiters[0]!.n) {
+      const w = this.waiters.shift()!;
+      w.take(this.free.splice(-w.n, w.n));
+    }
   }
 
   /** Gives the slots back: the holders end when their stdin closes. */
