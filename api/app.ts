@@ -37,13 +37,16 @@ function jobFiles(r: Sources): RunJob["files"] {
   const lang = languages.find((l) => l.id === r.language)!;
   return r.files
     ? r.files.map((f) => ({ path: f.path, contentBase64: f.encoding === "base64" ? f.content : Buffer.from(f.content).toString("base64") }))
-    : [{ path: lang.sourceFile, contentBase64: Buffer.from(r.source!).toString("base64") }];
+    : r.source !== undefined
+      ? [{ path: lang.sourceFile, contentBase64: Buffer.from(r.source).toString("base64") }]
+      : [];
 }
 
 export function toJob(r: RunRequest, cfg: Config): RunJob {
   return {
     language: r.language,
     files: jobFiles(r),
+    archive: r.archive ? { format: r.archive.format, contentBase64: r.archive.content } : undefined,
     stdin: r.stdin,
     args: r.args,
     limits: resolveLimits(cfg.limits.run, r.limits),

@@ -48,9 +48,10 @@ export const compareSchema = z
 export type Compare = z.infer<typeof compareSchema>;
 
 /** One file under the default name, or several: exactly one of the two. */
-function oneOfSourceOrFiles(r: { source?: string; files?: { path: string }[] }, ctx: z.RefinementCtx, at: (string | number)[] = []): void {
-  if ((r.source === undefined) === (r.files === undefined))
-    ctx.addIssue({ code: "custom", path: [...at, "source"], message: "give exactly one of source and files" });
+function oneOfSourceOrFiles(r: { source?: string; files?: { path: string }[]; archive?: unknown }, ctx: z.RefinementCtx, at: (string | number)[] = []): void {
+  const given = [r.source, r.files, r.archive].filter((x) => x !== undefined).length;
+  if (given !== 1)
+    ctx.addIssue({ code: "custom", path: [...at, "source"], message: "give exactly one of source, files or (for a run) archive" });
   // A path may be neither another's duplicate nor one of its parent directories.
   const paths = new Set((r.files ?? []).map((f) => f.path));
   const seen = new Set<string>();
@@ -70,6 +71,14 @@ export function runRequestSchema(cfg: Config) {
       language: z.enum(languageIds).openapi({ description: "an id from GET /v1/languages" }),
       source: z.string().optional().openapi({ description: "one file under the language's default name" }),
       files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional(),
+      archive: z
+        .object({
+          format: z.enum(["tar.gz", "zip"]),
+          content: z.string().refine((c) => c.length % 4 === 0 && base64.test(c), { message: "content is not valid base64" }),
+        })
+        .strict()
+        .optional()
+        .openapi({ description: "a whole project, unpacked inside the sandbox (never on the host) with caps on entries and bytes" }),
       stdin: z.string().default(""),
       args: z.array(z.string().max(4096)).max(64).default([]),
       limits: limitsSchema(cfg.limits.run).optional(),
@@ -120,6 +129,7 @@ const jobFiles = z.array(z.object({ path: safePath, contentBase64: z.string() })
 export const runJobSchema = z.object({
   language: z.enum(languageIds),
   files: jobFiles,
+  archive: z.object({ format: z.enum(["tar.gz", "zip"]), contentBase64: z.string() }).optional(),
   stdin: z.string(),
   args: z.array(z.string()),
   limits: limitsResolved,

@@ -1,5 +1,7 @@
 // One run of the service: compile (if the language compiles) in one sandbox,
 // then run the artifacts in another, once or once per test.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { layersFor } from "../rootfs/images.js";
 import { getLanguage, languageEnv, type Language } from "../rootfs/languages.js";
 import type { Limits } from "../api/config.js";
@@ -78,12 +80,12 @@ interface Prepared {
  * Compiles (if the language compiles) in a sandbox of its own; the artifacts
  * and sources come back as regular files only, for the runs.
  */
-async function prepare(sb: Sandbox, languageId: string, files: SandboxFile[], compileLimits: Limits): Promise<Prepared | { failed: Stage; verdict: "compile_error" | "internal_error"; message?: string }> {
+async function prepare(sb: Sandbox, languageId: string, files: SandboxFile[], compileLimits: Limits, compile = true): Promise<Prepared | { failed: Stage; verdict: "compile_error" | "internal_error"; message?: string }> {
   const lang = getLanguage(languageId);
   if (!lang) throw new Error(`unknown language ${languageId}`);
   const layers = layersFor(lang.id);
   const env = languageEnv(lang);
-  if (!lang.compile) return { lang, layers, env, files, compile: null };
+  if (!lang.compile || !compile) return { lang, layers, env, files, compile: null };
   const limits = sandboxLimits(compileLimits, lang, true);
   const c = await sb.run({ layers, argv: [...lang.compile], env, files, collect: ["."], collectMaxBytes: limits.scratchBytes, limits });
   if (c.verdict === "internal_error") return { failed: stage(c), verdict: "internal_error", message: c.error };
@@ -182,8 +184,40 @@ async function runTests(
   return out;
 }
 
+/** At most this many entries in a submitted archive (its bytes: half the compile scratch space). */
+export const ARCHIVE_MAX_ENTRIES = 10_000;
+const UNPACK_SCRIPT = readFileSync(fileURLToPath(new URL("./unpack.py", import.meta.url)));
+
+/**
+ * A submitted archive is unpacked by worker/unpack.py in a sandbox of its
+ * own (the python image), and its files come back as regular files only.
+ */
+async function unpack(sb: Sandbox, job: RunJob): Promise<SandboxFile[] | Stage> {
+  const py = getLanguage("python")!;
+  const limits = sandboxLimits(job.compileLimits, py, true);
+  const maxBytes = Math.floor(limits.scratchBytes / 2);
+  const u = await sb.run({
+    layers: layersFor(py.id),
+    argv: ["python3", "unpack.py", "archive", job.archive!.format, String(ARCHIVE_MAX_ENTRIES), String(maxBytes)],
+    env: languageEnv(py),
+    files: [{ path: "unpack.py", content: UNPACK_SCRIPT }, { path: "archive", content: Buffer.from(job.archive!.contentBase64, "base64") }],
+    collect: ["out/"],
+    collectMaxBytes: maxBytes,
+    limits,
+  });
+  if (u.verdict !== "ok") return stage(u, u.verdict === "internal_error" ? "internal_error" : "compile_error");
+  return u.collected.flatMap((f) => ("content" in f ? [{ path: f.path.slice("out/".length), content: f.content }] : []));
+}
+
 export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
-  const prog = await prepare(sb, job.language, decode(job.files), job.compileLimits);
+  let sources = decode(job.files);
+  if (job.archive) {
+    const unpacked = await unpack(sb, job);
+    if (!Array.isArray(unpacked)) return { language: job.language, verdict: unpacked.verdict, compile: unpacked, run: null, ...(unpacked.message ? { message: unpacked.message } : {}) };
+    sources = unpacked;
+  }
+  // A shell command builds the project itself: no compile step of the language's.
+  const prog = await prepare(sb, job.language, sources, job.compileLimits, !job.command);
   if ("failed" in prog) return { language: job.language, verdict: prog.verdict, compile: prog.failed, run: null, ...(prog.message ? { message: prog.message } : {}) };
   // A checker, or an interactor: compiled once, like the program.
   const judgeJob = job.checker ?? job.interactor;
