@@ -146,6 +146,14 @@ static _Noreturn void mux(int conn, int (*launch)(int, char **)) {
   while (waitpid(child, &st, 0) < 0 && errno == EINTR) {}
   uint32_t s = (uint32_t)st;
   send_frame(conn, F_EXIT, &s, sizeof s);
+  /* Wait for the worker to close its side (it still may be sending stdin,
+   * e.g. an interactor's output): exiting first would make its writes fail
+   * and lose the frames it has not read yet. */
+  shutdown(conn, SHUT_WR);
+  for (;;) {
+    struct pollfd p = {conn, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0 || read(conn, buf, sizeof buf) <= 0) break;
+  }
   _exit(0);
 }
 

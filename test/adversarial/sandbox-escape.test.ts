@@ -70,9 +70,13 @@ function expectOk(r: SandboxResult): void {
   expect(r.verdict, `${r.stdout}${r.stderr}`).toBe("ok");
 }
 
-/** Host processes whose real, effective, saved or fs uid is in the slots' range. */
+/**
+ * Host processes whose real, effective, saved or fs uid is one of this
+ * sandbox's slots (slots are machine-wide exclusive: another worker's runs
+ * never use them).
+ */
 function processesOfSlots(): string[] {
-  const range = sb.host.uids!;
+  const mine = new Set(sb.slotUids());
   const found: string[] = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -84,7 +88,7 @@ function processesOfSlots(): string[] {
     }
     const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
     if (!m) continue;
-    if (m.slice(1).some((u) => Number(u) >= range.start && Number(u) < range.start + range.count)) {
+    if (m.slice(1).some((u) => mine.has(Number(u)))) {
       found.push(`${d} ${/^Name:\s+(.*)$/m.exec(status)?.[1]} uid ${m[1]}`);
     }
   }

@@ -59,7 +59,7 @@ afterAll(() => sb?.close());
 describe("interactive problems", () => {
   it("a correct solution is accepted on every test, with the interactor's stderr as message", async () => {
     const r = await executeRun(job(BISECT, ["777", "1", "1000"]), sb);
-    expect(r.verdict).toBe("accepted");
+    expect(r.verdict, JSON.stringify(r.tests)).toBe("accepted");
     expect(r.tests!.map((t) => t.verdict)).toEqual(["accepted", "accepted", "accepted"]);
     expect(r.tests![0]!.message).toMatch(/^found in \d+$/);
   });

@@ -87,7 +87,11 @@ export class ForkServer {
           else if (type === F.stderr) out.stderr.push(data);
           else if (type === F.report) out.report.push(data);
           else if (type === F.collect) out.collect.push(data);
-          else if (type === F.exit) status = data.readUInt32LE(0);
+          else if (type === F.exit) {
+            status = data.readUInt32LE(0);
+            if (!Buffer.isBuffer(stdin)) stdin.removeAllListeners("data").removeAllListeners("end").resume();
+            sock.end(); // the mux waits for this before it goes
+          }
         }
       });
       sock.write(frame(F.request, Buffer.from(argv.join("\0"))));
