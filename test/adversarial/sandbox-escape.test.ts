@@ -89,7 +89,7 @@ function processesOfSlots(): string[] {
     const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
     if (!m) continue;
     if (m.slice(1).some((u) => mine.has(Number(u)))) {
-      found.push(`${d} ${/^Name:\s+(.*)$/m.exec(status)?.[1]} uid ${m[1]}`);
+      found.push(`${d} ${/^Name:\s+(.*)$/m.exec(status)?.[1]} uids ${m.slice(1).join(",")}`);
     }
   }
   return found;

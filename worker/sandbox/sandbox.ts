@@ -3,7 +3,7 @@
 // once, and owns the slots (one per concurrent run).
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { homedir, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileSeccompPolicy } from "./seccomp.js";
@@ -155,13 +155,15 @@ export class Sandbox {
 
   /**
    * Detects the host, compiles the seccomp policy and takes `concurrency`
-   * slots; slot locks live in `stateDir` (shared by the user's workers).
+   * slots. Slot locks live under the user's home from the password database
+   * (not $HOME, not the state directory), so that every worker of the user
+   * on this machine sees the same ones.
    */
   static async create(opts: { concurrency: number; allowWeakSameUid?: boolean; stateDir?: string }): Promise<Sandbox> {
     if (!existsSync(LAUNCHER)) throw new Error(`the launcher ${LAUNCHER} is not built; run \`bash scripts/setup.sh\``);
     const host = detectHost({ allowWeakSameUid: opts.allowWeakSameUid });
     const stateDir = opts.stateDir ?? join(homedir(), ".local/state/ruse");
-    const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency, join(stateDir, "slots"));
+    const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency, join(userInfo().homedir, ".local/state/ruse/slots"));
     const seccompFd = seccompFile(compileSeccompPolicy());
     // A private directory: only the worker user can reach the server's socket.
     mkdirSync(join(stateDir, "run"), { recursive: true, mode: 0o700 });
