@@ -90,7 +90,7 @@ export function runRequestSchema(cfg: Config) {
         .strict()
         .superRefine((c, ctx) => oneOfSourceOrFiles(c, ctx))
         .optional()
-        .openapi({ description: "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error" }),
+        .openapi({ description: "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error. With files, the language's default source name (main.cpp, ...) is the one compiled" }),
       interactor: z
         .object({ language: z.enum(languageIds), source: z.string().optional(), files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional() })
         .strict()

@@ -188,11 +188,18 @@ void cgroup_kill(struct cgroup *cg) {
 }
 
 void cgroup_collect(struct cgroup *cg, struct outcome *out) {
-  if (!cg->cpu_end_us) cgroup_mark_end(cg); /* killed: the end is now */
-  const uint64_t t = cg->cpu_end_us, u = cg->user_end_us, s = cg->sys_end_us;
-  out->cpu_us = t > cg->cpu_baseline_us ? t - cg->cpu_baseline_us : 0;
-  out->user_us = u > cg->user_baseline_us ? u - cg->user_baseline_us : 0;
-  out->sys_us = s > cg->sys_baseline_us ? s - cg->sys_baseline_us : 0;
+  if (out->have_rusage) {
+    /* The run ended by itself: init's rusage of everything it reaped is
+     * exact and holds none of init's own set-up. */
+    out->cpu_us = out->user_us + out->sys_us;
+  } else {
+    /* Killed at a limit: the cgroup's counters, from the program's start. */
+    if (!cg->cpu_end_us) cgroup_mark_end(cg);
+    const uint64_t t = cg->cpu_end_us, u = cg->user_end_us, s = cg->sys_end_us;
+    out->cpu_us = t > cg->cpu_baseline_us ? t - cg->cpu_baseline_us : 0;
+    out->user_us = u > cg->user_baseline_us ? u - cg->user_baseline_us : 0;
+    out->sys_us = s > cg->sys_baseline_us ? s - cg->sys_baseline_us : 0;
+  }
   for (int i = 0; i < cg->n; i++) {
     const char *d = cg->paths[i];
     if (cg->version == 2) {

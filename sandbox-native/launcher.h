@@ -53,7 +53,9 @@ enum init_msg_kind { MSG_STARTED = 1, MSG_DONE, MSG_ERROR };
 struct init_msg {
   int kind;
   int wstatus;
-  char text[240];
+  uint64_t at_us;            /* CLOCK_MONOTONIC when it happened, stamped by init */
+  uint64_t user_us, sys_us;  /* DONE: CPU of everything init reaped (the whole run) */
+  char text[216];
 };
 
 /* The outcome the supervisor reports. */
@@ -64,6 +66,7 @@ struct outcome {
   enum limit_hit limit;
   uint64_t wall_us, setup_us;
   uint64_t cpu_us, user_us, sys_us, memory_peak_bytes;
+  bool have_rusage; /* init measured user_us/sys_us itself (the run ended, not killed) */
   bool oom_killed;
   uint64_t out_bytes[2];
   bool out_truncated[2];

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,8 +31,14 @@ extern char **environ;
 
 int pid_clone_flag(void) { return CLONE_NEWPID; }
 
-static void send_msg(int fd, int kind, int wstatus) {
-  struct init_msg m = {.kind = kind, .wstatus = wstatus};
+static void send_msg(int fd, int kind, int wstatus, uint64_t at_us) {
+  struct init_msg m = {.kind = kind, .wstatus = wstatus, .at_us = at_us};
+  if (kind == MSG_DONE) {
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    m.user_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec;
+    m.sys_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+  }
   (void)write_all_ret(fd, &m, sizeof m);
 }
 
@@ -94,12 +101,16 @@ _Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, siz
   char b;
   while (read(exec_pipe[0], &b, 1) < 0 && errno == EINTR) {}
   close(exec_pipe[0]);
-  send_msg(status_fd, MSG_STARTED, 0);
+  /* Times are stamped here, where they happen, not when the supervisor
+   * gets round to reading them. */
+  send_msg(status_fd, MSG_STARTED, 0, mono_us());
 
   int wstatus = 0, st;
+  uint64_t end_us = 0;
   for (;;) {
     pid_t p = waitpid(-1, &st, 0);
     if (p == program) {
+      end_us = mono_us();
       wstatus = st;
       break;
     }
@@ -109,7 +120,7 @@ _Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, siz
   kill(-1, SIGKILL);
   while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
   /* The program's time ends here: copying files out is not its. */
-  send_msg(status_fd, MSG_DONE, wstatus);
+  send_msg(status_fd, MSG_DONE, wstatus, end_us ? end_us : mono_us());
   if (cfg->collect_fd >= 0) files_collect(cfg, box);
   _exit(0);
 }

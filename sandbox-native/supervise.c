@@ -100,6 +100,8 @@ static void pump_stdin(struct pump *p, bool readable, bool writable) {
 void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd, int status_fd,
                int pipes[3], struct outcome *out) {
   memset(out, 0, sizeof *out);
+  /* CPU: the cgroup's counter enforces the limit as the run goes; at the end
+   * the rusage of everything init reaped is exact (see cgroup_collect). */
   signal(SIGPIPE, SIG_IGN);
   struct pump p = {.in_w = pipes[0], .out_r = {pipes[1], pipes[2]}, .stdin_open = true};
   for (int i = 0; i < 3; i++) fcntl(pipes[i], F_SETFL, O_NONBLOCK);
@@ -155,14 +157,17 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
       ssize_t r = read(status_fd, &m, sizeof m);
       if (r == (ssize_t)sizeof m && m.kind == MSG_STARTED && !started) {
         started = true;
-        start_us = mono_us();
+        start_us = m.at_us;
         out->setup_us = start_us - t0;
         cgroup_mark_start(cg);
       } else if (r == (ssize_t)sizeof m && m.kind == MSG_DONE) {
-        end_us = mono_us();
+        end_us = m.at_us;
         cgroup_mark_end(cg);
         have_exit = true;
         wstatus = m.wstatus;
+        out->have_rusage = true;
+        out->user_us = m.user_us;
+        out->sys_us = m.sys_us;
       } else if (r == (ssize_t)sizeof m && m.kind == MSG_ERROR) {
         memcpy(error, m.text, sizeof error);
         error[sizeof error - 1] = 0;
@@ -194,7 +199,14 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
   if (status_fd >= 0) {
     struct init_msg m;
     while (read(status_fd, &m, sizeof m) == (ssize_t)sizeof m) {
-      if (m.kind == MSG_DONE) { have_exit = true; wstatus = m.wstatus; }
+      if (m.kind == MSG_DONE) {
+        have_exit = true;
+        wstatus = m.wstatus;
+        end_us = m.at_us;
+        out->have_rusage = true;
+        out->user_us = m.user_us;
+        out->sys_us = m.sys_us;
+      }
       if (m.kind == MSG_ERROR) { memcpy(error, m.text, sizeof error); error[sizeof error - 1] = 0; }
     }
     close(status_fd);

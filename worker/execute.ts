@@ -241,8 +241,10 @@ export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
 
   if (!job.tests) {
     const r = await runOnce(job.stdin);
+    // A file named both exactly and by a glob is walked twice: keep it once.
+    const once = new Map(r.collected.map((f) => [f.path, f]));
     const files = plan
-      ? r.collected.filter((f) => plan.keep(f.path)).map((f) => ("content" in f ? { path: f.path, content: f.content.toString("base64") } : { path: f.path, error: f.error }))
+      ? [...once.values()].filter((f) => plan.keep(f.path)).map((f) => ("content" in f ? { path: f.path, content: f.content.toString("base64") } : { path: f.path, error: f.error }))
       : undefined;
     return { language: prog.lang.id, verdict: r.verdict, compile: prog.compile, run: stage(r), ...(files ? { files } : {}), ...(r.error ? { message: r.error } : {}) };
   }

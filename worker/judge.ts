@@ -9,14 +9,18 @@ function lines(s: string): string[] {
   return l;
 }
 
-const tokens = (s: string): string[] => s.split(/\s+/).filter(Boolean);
+/** Tokens as testlib reads them: separated by spaces, tabs, CRs and LFs only. */
+const tokens = (s: string): string[] => s.split(/[ \t\r\n]+/).filter(Boolean);
+
+/** A decimal number, as a judge's float comparison reads one (no hex, no "Infinity"). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** A number token within the absolute or the relative error; any other token equal. */
 function closeEnough(a: string, e: string, abs: number, rel: number): boolean {
   if (a === e) return true;
+  if (!DECIMAL.test(a) || !DECIMAL.test(e)) return false;
   const x = Number(a);
   const y = Number(e);
-  if (a.trim() === "" || e.trim() === "" || !Number.isFinite(x) || !Number.isFinite(y)) return false;
   const d = Math.abs(x - y);
   return d <= abs || d <= rel * Math.abs(y);
 }
