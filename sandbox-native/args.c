@@ -15,6 +15,7 @@
 static const char usage[] =
     "usage: ruse-launch [options] -- PROGRAM [ARGS...]\n"
     "  --layer DIR            read-only image layer, top first (repeat; >1 uses overlayfs)\n"
+    "  --box-lower DIR        files shown read-only in /box under the writable scratch (overlayfs)\n"
     "  --uid-host N --gid-host N   host ids of the sandboxed program (via newuidmap/newgidmap)\n"
     "  --weak-same-uid        WEAKER: run the program as the caller's own uid (no subuid range)\n"
     "  --userns-fd N          the slot's user namespace, made by a --hold-userns process\n"
@@ -50,12 +51,12 @@ static int fdnum(const char *name, const char *s) {
 enum {
   O_LAYER = 1, O_UIDH, O_GIDH, O_WEAK, O_CG2, O_CG1, O_MEM, O_PIDS, O_CPU, O_WALL, O_CPUS,
   O_OUT, O_SCR, O_SCRI, O_FSIZE, O_NOFILE, O_STACK, O_ENV, O_HOST, O_NET, O_REPORT, O_SECCOMP,
-  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_HOLD, O_SLOTLOCK
+  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_HOLD, O_SLOTLOCK, O_BOXLOWER
 };
 
 void parse_args(struct config *c, int argc, char **argv) {
   static const struct option opts[] = {
-      {"layer", 1, 0, O_LAYER},         {"uid-host", 1, 0, O_UIDH},
+      {"layer", 1, 0, O_LAYER},         {"box-lower", 1, 0, O_BOXLOWER},         {"uid-host", 1, 0, O_UIDH},
       {"gid-host", 1, 0, O_GIDH},       {"weak-same-uid", 0, 0, O_WEAK},
       {"userns-fd", 1, 0, O_USERNS},    {"hold-userns", 0, 0, O_HOLD},
       {"slot-lock", 1, 0, O_SLOTLOCK},
@@ -94,6 +95,7 @@ void parse_args(struct config *c, int argc, char **argv) {
       if (c->n_layers == MAX_LAYERS) fail("too many --layer (max %d)", MAX_LAYERS);
       c->layers[c->n_layers++] = a;
       break;
+    case O_BOXLOWER: c->box_lower = a; break;
     case O_UIDH: c->uid_host = (long)num("uid-host", a, 0xfffffffe); break;
     case O_GIDH: c->gid_host = (long)num("gid-host", a, 0xfffffffe); break;
     case O_WEAK: c->weak_same_uid = true; break;
@@ -152,6 +154,9 @@ void parse_args(struct config *c, int argc, char **argv) {
     if (stat(c->layers[i], &st) != 0 || !S_ISDIR(st.st_mode))
       fail("image layer '%s' is not a directory: %s", c->layers[i], strerror(errno ? errno : ENOTDIR));
   }
+  struct stat bl;
+  if (c->box_lower && (stat(c->box_lower, &bl) != 0 || !S_ISDIR(bl.st_mode)))
+    fail("--box-lower '%s' is not a directory", c->box_lower);
   if (c->cg_version == 0) fail("a cgroup parent (--cgroup-v1 or --cgroup-v2) is required: no run without memory and pids limits");
   const struct { const char *n; uint64_t v; } req[] = {
       {"memory", c->memory_bytes}, {"pids", c->pids}, {"cpu-ms", c->cpu_ms}, {"wall-ms", c->wall_ms},

@@ -22,6 +22,7 @@
 struct config {
   const char *layers[MAX_LAYERS]; /* read-only image dirs, top first */
   int n_layers;
+  const char *box_lower;          /* read-only files under /box (compiled artifacts) */
   long uid_host, gid_host;        /* per-slot host ids (from /etc/subuid) */
   bool weak_same_uid;             /* documented weaker mode: no subuid range */
   bool hold_userns;               /* --hold-userns: make and keep a slot's userns */

@@ -2,7 +2,9 @@
  *   /          the image: one read-only layer bound, or several composed with
  *              overlayfs (lowerdir only, so still read-only); nosuid, nodev
  *   /box /tmp  one tmpfs with a size and inode cap (the run's scratch),
- *   /dev/shm   shared by these three so that one cap bounds them all
+ *   /dev/shm   shared by these three so that one cap bounds them all; with
+ *              --box-lower, /box is an overlay of those read-only files (a
+ *              compile's artifacts, shared by every test) under the scratch
  *   /dev       a read-only tmpfs with null, zero, full, random, urandom bound
  *              from the host, and the fd/stdin/stdout/stderr links
  *   /proc      fresh, for this PID namespace, hidepid=invisible
@@ -29,6 +31,7 @@
 int mount_clone_flag(void) { return CLONE_NEWNS; }
 
 static int status;
+static int box_lower_fd = -1;
 
 static void mnt(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
   if (mount(src, dst, type, flags, data) != 0)
@@ -61,6 +64,8 @@ static void build_image_root(const struct config *cfg) {
     fds[i] = open(cfg->layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fds[i] < 0) child_fail(status, "open layer %s: %s", cfg->layers[i], strerror(errno));
   }
+  if (cfg->box_lower && (box_lower_fd = open(cfg->box_lower, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    child_fail(status, "open %s: %s", cfg->box_lower, strerror(errno));
   /* Layers opened with the worker's own access; from here on, our host uid
    * is not mapped inside and the kernel refuses to create files owned by an
    * unmapped id: everything init creates belongs to runner. */
@@ -90,6 +95,7 @@ static void build_scratch(const struct config *cfg) {
            (unsigned long long)cfg->scratch_inodes);
   mnt("scratch", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, opts);
   make_dir(SCRATCH "/box", 0755);
+  if (box_lower_fd >= 0) make_dir(SCRATCH "/box-work", 0700);
   make_dir(SCRATCH "/tmp", 01777);
   make_dir(SCRATCH "/shm", 01777);
   if (cfg->files_fd >= 0) {
@@ -102,7 +108,16 @@ static void build_scratch(const struct config *cfg) {
   }
   need_dir(ROOT "/box", "the working directory");
   need_dir(ROOT "/tmp", "/tmp");
-  mnt(SCRATCH "/box", ROOT "/box", NULL, MS_BIND, NULL);
+  if (box_lower_fd >= 0) {
+    /* New and changed files land in the scratch; the artifacts stay shared. */
+    char opts[160];
+    snprintf(opts, sizeof opts, "lowerdir=/proc/self/fd/%d,upperdir=%s,workdir=%s", box_lower_fd, SCRATCH "/box",
+             SCRATCH "/box-work");
+    mnt("box", ROOT "/box", "overlay", MS_NOSUID | MS_NODEV, opts);
+    close(box_lower_fd);
+  } else {
+    mnt(SCRATCH "/box", ROOT "/box", NULL, MS_BIND, NULL);
+  }
   mnt(SCRATCH "/tmp", ROOT "/tmp", NULL, MS_BIND, NULL);
 }
 

@@ -1,6 +1,8 @@
 // One run of the service: compile (if the language compiles) in one sandbox,
 // then run the artifacts in another, once or once per test.
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { layersFor } from "../rootfs/images.js";
 import { getLanguage, languageEnv, type Language } from "../rootfs/languages.js";
@@ -72,15 +74,36 @@ interface Prepared {
   lang: Language;
   layers: string[];
   env: Record<string, string>;
+  /** copied into each run's /box */
   files: SandboxFile[];
+  /** compiled artifacts: a private host directory every run shows read-only in /box */
+  boxLower?: string;
   compile: Stage | null;
+}
+
+/**
+ * Writes a compile's artifacts once into a fresh private directory (0700,
+ * with a world-readable "box" inside for the sandbox), which no sandbox ever
+ * writes to: the paths come from the launcher's copy-out (relative, no
+ * links) and every file is created new (wx).
+ */
+function materialize(files: SandboxFile[]): { dir: string; box: string } {
+  const dir = mkdtempSync(join(tmpdir(), "ruse-artifacts-"));
+  const box = join(dir, "box");
+  mkdirSync(box, { mode: 0o755 });
+  for (const f of files) {
+    const path = join(box, f.path);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    writeFileSync(path, f.content, { flag: "wx", mode: f.executable ? 0o755 : 0o644 });
+  }
+  return { dir, box };
 }
 
 /**
  * Compiles (if the language compiles) in a sandbox of its own; the artifacts
  * and sources come back as regular files only, for the runs.
  */
-async function prepare(sb: Sandbox, languageId: string, files: SandboxFile[], compileLimits: Limits, compile = true): Promise<Prepared | { failed: Stage; verdict: "compile_error" | "internal_error"; message?: string }> {
+async function prepare(sb: Sandbox, languageId: string, files: SandboxFile[], compileLimits: Limits, cleanups: string[], compile = true): Promise<Prepared | { failed: Stage; verdict: "compile_error" | "internal_error"; message?: string }> {
   const lang = getLanguage(languageId);
   if (!lang) throw new Error(`unknown language ${languageId}`);
   const layers = layersFor(lang.id);
@@ -91,7 +114,9 @@ async function prepare(sb: Sandbox, languageId: string, files: SandboxFile[], co
   if (c.verdict === "internal_error") return { failed: stage(c), verdict: "internal_error", message: c.error };
   if (c.verdict !== "ok") return { failed: stage(c, "compile_error"), verdict: "compile_error" };
   const artifacts = c.collected.flatMap((f) => ("content" in f ? [{ path: f.path, content: f.content, executable: true }] : []));
-  return { lang, layers, env, files: artifacts, compile: stage(c) };
+  const { dir, box } = materialize(artifacts);
+  cleanups.push(dir);
+  return { lang, layers, env, files: [], boxLower: box, compile: stage(c) };
 }
 
 /** Where a glob's walk starts: the directory above its first wildcard part. */
@@ -129,6 +154,7 @@ function judgeFailure(c: SandboxResult): string | undefined {
 async function interact(job: RunJob, sb: Sandbox, inter: Prepared, program: SandboxSpec, input: string): Promise<Stage> {
   const [r, c] = await sb.runPair(program, {
     layers: inter.layers,
+    boxLower: inter.boxLower,
     argv: [...runArgv(inter.lang, job.compileLimits.memoryMb, []), "input.txt", "output.txt"],
     env: inter.env,
     files: [...inter.files, { path: "input.txt", content: input }],
@@ -161,6 +187,7 @@ async function runTests(
     const limits = sandboxLimits(job.compileLimits, checker.lang, false);
     const c = await sb.run({
       layers: checker.layers,
+      boxLower: checker.boxLower,
       argv: [...runArgv(checker.lang, job.compileLimits.memoryMb, []), "input.txt", "output.txt", "answer.txt"],
       env: checker.env,
       files: [...checker.files, { path: "input.txt", content: t.stdin }, { path: "output.txt", content: r.stdout }, { path: "answer.txt", content: t.expectedOutput }],
@@ -210,6 +237,15 @@ async function unpack(sb: Sandbox, job: RunJob): Promise<SandboxFile[] | Stage> 
 }
 
 export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
+  const cleanups: string[] = [];
+  try {
+    return await execute(job, sb, cleanups);
+  } finally {
+    for (const d of cleanups) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+async function execute(job: RunJob, sb: Sandbox, cleanups: string[]): Promise<Executed> {
   let sources = decode(job.files);
   if (job.archive) {
     const unpacked = await unpack(sb, job);
@@ -217,13 +253,13 @@ export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
     sources = unpacked;
   }
   // A shell command builds the project itself: no compile step of the language's.
-  const prog = await prepare(sb, job.language, sources, job.compileLimits, !job.command);
+  const prog = await prepare(sb, job.language, sources, job.compileLimits, cleanups, !job.command);
   if ("failed" in prog) return { language: job.language, verdict: prog.verdict, compile: prog.failed, run: null, ...(prog.message ? { message: prog.message } : {}) };
   // A checker, or an interactor: compiled once, like the program.
   const judgeJob = job.checker ?? job.interactor;
   let judgeProg: Prepared | null = null;
   if (judgeJob) {
-    const c = await prepare(sb, judgeJob.language, decode(judgeJob.files), job.compileLimits);
+    const c = await prepare(sb, judgeJob.language, decode(judgeJob.files), job.compileLimits, cleanups);
     const what = job.checker ? "checker" : "interactor";
     if ("failed" in c) return { language: job.language, verdict: "internal_error", compile: prog.compile, run: null, message: `the ${what} did not compile: ${c.failed.stderr.slice(0, 4096) || c.message}` };
     judgeProg = c;
@@ -234,7 +270,7 @@ export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
   const argv = job.command ? ["bash", "-c", job.command, "bash", ...job.args] : runArgv(prog.lang, job.limits.memoryMb, job.args);
   const plan = job.collect ? collectPlan(job.collect) : null;
   const runSpec = (stdin: string): SandboxSpec => ({
-    layers: prog.layers, argv, env: prog.env, files: prog.files, stdin, limits, network: job.network,
+    layers: prog.layers, boxLower: prog.boxLower, argv, env: prog.env, files: prog.files, stdin, limits, network: job.network,
     ...(plan ? { collect: plan.paths, collectMaxBytes: limits.scratchBytes } : {}),
   });
   const runOnce = (stdin: string) => sb.run(runSpec(stdin));

@@ -30,3 +30,26 @@ describe("stored test output", () => {
     expect(r.tests![0]!.stdoutTruncated).toBe(true);
   });
 });
+
+describe("compiled artifacts", () => {
+  it("are shown read-only in /box to every test, which may still write new files there", async () => {
+    const src = `#include <stdio.h>
+int main(void) {
+  FILE *bin = fopen("main", "w");          /* the compiled program itself */
+  FILE *fresh = fopen("new.txt", "w");     /* a file of this test's own */
+  printf("%s %s\\n", bin ? "writable" : "ro", fresh ? "rw" : "no");
+  return 0;
+}`;
+    const r = await executeRun(
+      {
+        language: "c",
+        files: [{ path: "main.c", contentBase64: Buffer.from(src).toString("base64") }],
+        stdin: "", args: [], limits: builtinLimits.run.default, compileLimits: builtinLimits.compile.default,
+        tests: [{ stdin: "", expectedOutput: "ro rw\n" }, { stdin: "", expectedOutput: "ro rw\n" }],
+        compare: "lines", stopOnFirstFailure: false, network: false, createdAt: new Date().toISOString(),
+      },
+      sb,
+    );
+    expect(r.tests!.map((t) => `${t.verdict}:${t.stdout.trim()}`)).toEqual(["accepted:ro rw", "accepted:ro rw"]);
+  });
+});

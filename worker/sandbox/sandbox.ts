@@ -36,6 +36,12 @@ export interface SandboxLimits {
 export interface SandboxSpec {
   /** read-only image layers, top first */
   layers: string[];
+  /**
+   * A host directory (of the worker's, world-readable, never written by a
+   * sandbox) shown read-only in /box under the run's writable scratch:
+   * compiled artifacts shared by every test instead of copied into each.
+   */
+  boxLower?: string;
   argv: string[];
   /** the program's whole environment */
   env?: Record<string, string>;
@@ -112,6 +118,7 @@ function launcherArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
   const l = spec.limits;
   const a: string[] = [];
   for (const layer of spec.layers) a.push("--layer", layer);
+  if (spec.boxLower) a.push("--box-lower", spec.boxLower);
   if (slot.uidHost === null || slot.gidHost === null) a.push("--weak-same-uid");
   else a.push("--uid-host", String(slot.uidHost), "--gid-host", String(slot.gidHost));
   a.push("--userns-fd", String(SERVED_FD.firstUserns + slot.index));
