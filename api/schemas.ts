@@ -64,6 +64,15 @@ function oneOfSourceOrFiles(r: { source?: string; files?: { path: string }[]; ar
   }
 }
 
+/** A checker's or an interactor's program: a language and its source or files. */
+function judgeProgram(cfg: Config) {
+  return z
+    .object({ language: z.enum(languageIds), source: z.string().optional(), files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional() })
+    .strict()
+    .superRefine((c, ctx) => oneOfSourceOrFiles(c, ctx))
+    .optional();
+}
+
 /** POST /v1/runs, with the server's maximums built in. */
 export function runRequestSchema(cfg: Config) {
   return z
@@ -85,18 +94,8 @@ export function runRequestSchema(cfg: Config) {
       compileLimits: limitsSchema(cfg.limits.compile).optional(),
       tests: z.array(testCaseSchema).min(1).max(cfg.maxTests).optional(),
       compare: compareSchema.default("lines"),
-      checker: z
-        .object({ language: z.enum(languageIds), source: z.string().optional(), files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional() })
-        .strict()
-        .superRefine((c, ctx) => oneOfSourceOrFiles(c, ctx))
-        .optional()
-        .openapi({ description: "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error. With files, the language's default source name (main.cpp, ...) is the one compiled" }),
-      interactor: z
-        .object({ language: z.enum(languageIds), source: z.string().optional(), files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional() })
-        .strict()
-        .superRefine((c, ctx) => oneOfSourceOrFiles(c, ctx))
-        .optional()
-        .openapi({ description: "runs beside the program, its stdout piped to the program's stdin and back; argv input output; exit codes as a checker's" }),
+      checker: judgeProgram(cfg).openapi({ description: "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error. With files, the language's default source name (main.cpp, ...) is the one compiled" }),
+      interactor: judgeProgram(cfg).openapi({ description: "runs beside the program, its stdout piped to the program's stdin and back; argv input output; exit codes as a checker's" }),
       stopOnFirstFailure: z.boolean().default(false),
       command: z.string().min(1).max(4096).optional().openapi({ description: "a shell command run instead of the language's run command" }),
       collect: z
