@@ -91,8 +91,8 @@ static void create_v2(const struct config *cfg, struct cgroup *cg) {
   make_group(cfg->cg2_parent, cg->paths[0], sizeof cg->paths[0]);
   cg->n = 1;
   if (!has_file(dir, "memory.max") || !has_file(dir, "pids.max"))
-    fail("cgroup v2 parent %s lacks the memory or pids controller; enable them in its parent's "
-         "cgroup.subtree_control (scripts/setup.sh does)", cfg->cg2_parent);
+    fail("cgroup v2: %s lacks the memory or pids controller; they must be enabled in %s/cgroup.subtree_control "
+         "(the worker does at start, in the cgroup delegated to it; README: Cgroups)", dir, cfg->cg2_parent);
   put(dir, "memory.max", "%llu", (unsigned long long)cfg->memory_bytes);
   if (has_file(dir, "memory.swap.max")) put(dir, "memory.swap.max", "0");
   put(dir, "memory.oom.group", "1"); /* an OOM kills the whole run, not one process */
@@ -101,7 +101,12 @@ static void create_v2(const struct config *cfg, struct cgroup *cg) {
    * cpu.stat and enforced by supervise.c; only the bandwidth cap is lost. */
   if (cfg->cpus_milli && has_file(dir, "cpu.max")) put(dir, "cpu.max", "%llu 100000", (unsigned long long)cfg->cpus_milli * 100);
   cg->cpu_usage_fd = open_in(dir, "cpu.stat");
-  cg->oom_fd = open_in(dir, "memory.events"); /* POLLPRI when it changes */
+  /* POLLPRI when it changed since it was last read. A cgroup (kernfs) file
+   * polls as changed until it has been read once, so read it now (else the
+   * supervisor would wake at once, every time); cgroup_collect reads it
+   * through this descriptor, which re-arms it after each event. */
+  cg->oom_fd = open_in(dir, "memory.events");
+  (void)read_num_fd(cg->oom_fd, NULL);
 }
 
 static void create_v1(const struct config *cfg, struct cgroup *cg) {
@@ -193,9 +198,15 @@ void cgroup_collect(struct cgroup *cg, struct outcome *out) {
      * exact and holds none of init's own set-up. */
     out->cpu_us = out->user_us + out->sys_us;
   } else {
-    /* Killed at a limit: the cgroup's counters, from the program's start. */
-    if (!cg->cpu_end_us) cgroup_mark_end(cg);
-    const uint64_t t = cg->cpu_end_us, u = cg->user_end_us, s = cg->sys_end_us;
+    /* Killed at a limit: the cgroup's counters, from the program's start.
+     * Without a recorded end, the end is now; it is not recorded, because
+     * the supervisor also looks mid-run (at a memory event that may not be
+     * an OOM kill), and the run's end is later. */
+    uint64_t t = cg->cpu_end_us, u = cg->user_end_us, s = cg->sys_end_us;
+    if (!t) {
+      t = cgroup_cpu_usage_us(cg);
+      user_sys(cg, &u, &s);
+    }
     out->cpu_us = t > cg->cpu_baseline_us ? t - cg->cpu_baseline_us : 0;
     out->user_us = u > cg->user_baseline_us ? u - cg->user_baseline_us : 0;
     out->sys_us = s > cg->sys_baseline_us ? s - cg->sys_baseline_us : 0;
@@ -204,12 +215,16 @@ void cgroup_collect(struct cgroup *cg, struct outcome *out) {
     const char *d = cg->paths[i];
     if (cg->version == 2) {
       out->memory_peak_bytes = read_num(d, "memory.peak", NULL);
-      out->oom_killed = read_num(d, "memory.events", "oom_kill") > 0;
+      out->oom_killed = read_num_fd(cg->oom_fd, "oom_kill") > 0; /* re-arms its POLLPRI too */
     } else if (v1_kinds[i] & C_MEMORY) {
       out->memory_peak_bytes = read_num(d, "memory.max_usage_in_bytes", NULL);
       out->oom_killed = read_num(d, "memory.oom_control", "oom_kill") > 0;
     }
   }
+  /* An OOM kill the supervisor did not see before init was gone is still the
+   * memory limit: on v2, memory.oom.group kills init with the rest of the
+   * run, and its exit may be noticed before the memory.events change. */
+  if (out->oom_killed && out->limit == LIMIT_NONE) out->limit = LIMIT_MEMORY;
 }
 
 void cgroup_remove(struct cgroup *cg) {

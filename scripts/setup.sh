@@ -6,8 +6,10 @@
 #   - Debian packages the project needs (below)
 #   - the worker user (RUSE_USER, default "ruse") with a subordinate uid/gid
 #     range in /etc/subuid and /etc/subgid: one host uid per sandbox slot
-#   - cgroup delegation: a cgroup the worker user owns, per v1 controller or
-#     in the v2 tree (see docs in README "Cgroups")
+#   - cgroup delegation (README "Cgroups"): v1, a cgroup the worker user owns
+#     per controller; v2 without systemd, /sys/fs/cgroup/ruse with its leaf
+#     ruse/worker; v2 under systemd nothing here: the worker runs in a unit
+#     with Delegate=yes (scripts/as-worker.sh, scripts/systemd/)
 #   - favordynmods on the cgroup2 mount (cheap cgroup migrations)
 #   - /dev/fuse 0666 and user_allow_other, for rootless squashfuse mounts
 #   - read access for the worker user to this checkout
@@ -17,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$PWD
 RUSE_USER=${RUSE_USER:-ruse}
-PACKAGES=(gcc libc6-dev make uidmap squashfs-tools squashfuse fuse3 mmdebstrap redis-server bubblewrap hyperfine libseccomp2)
+PACKAGES=(gcc libc6-dev make uidmap squashfs-tools squashfuse fuse3 mmdebstrap redis-server bubblewrap hyperfine libseccomp2 qemu-system-x86 e2fsprogs)
 log() { printf 'setup: %s\n' "$*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
@@ -63,12 +65,11 @@ ensure_user() {
 # cgroup v2 when /sys/fs/cgroup is the unified tree; else v1 controllers.
 ensure_cgroups() {
   if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-    local d=/sys/fs/cgroup/ruse
-    [ -d $d ] || mkdir $d
-    for c in memory pids cpu; do
-      grep -qw $c /sys/fs/cgroup/cgroup.subtree_control || echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+    local c
+    for c in memory pids; do
+      grep -qw $c /sys/fs/cgroup/cgroup.controllers || { log "cgroup v2: the kernel offers no $c controller (booted with cgroup_disable=$c?)"; exit 1; }
     done
-    chown "$RUSE_USER": $d $d/cgroup.procs $d/cgroup.subtree_control $d/cgroup.threads
+    if [ -d /run/systemd/system ]; then ensure_cgroups_v2_systemd; else ensure_cgroups_v2_directory; fi
   else
     for c in memory pids cpu cpuacct; do
       local d=/sys/fs/cgroup/$c/ruse
@@ -79,14 +80,55 @@ ensure_cgroups() {
   fi
 }
 
+# systemd owns the tree (one writer per cgroup): nothing is made here. The
+# worker runs in a unit with Delegate=yes, whose cgroup systemd hands to the
+# worker user with every controller; the worker moves itself into the leaf
+# <unit>/worker and enables memory, pids and cpu for its runs.
+# scripts/as-worker.sh (as root) starts it with systemd-run; a service uses
+# scripts/systemd/ruse-worker.service.
+ensure_cgroups_v2_systemd() {
+  command -v systemd-run >/dev/null || { log "cgroup v2 under systemd needs systemd-run (package systemd)"; exit 1; }
+}
+
+# No systemd: /sys/fs/cgroup/ruse, owned by the worker user, with memory, pids
+# (and cpu when the kernel has it) enabled for its children, and the leaf
+# ruse/worker where scripts/as-worker.sh puts the worker (cgroup v2's "no
+# internal processes" rule: ruse itself holds no process, only the worker's
+# leaf and one cgroup per run). A writer moving a process needs write access
+# to the common ancestor's cgroup.procs: ruse's, for worker <-> run-PID.
+ensure_cgroups_v2_directory() {
+  local root=/sys/fs/cgroup d=/sys/fs/cgroup/ruse c
+  for c in memory pids cpu; do
+    grep -qw $c $root/cgroup.controllers || continue
+    grep -qw $c $root/cgroup.subtree_control || echo "+$c" >$root/cgroup.subtree_control || {
+      [ $c = cpu ] || { log "cannot enable the $c controller in $root/cgroup.subtree_control"; exit 1; }
+      log "warning: cannot enable the cpu controller (real-time processes outside the root cgroup?): runs get no cpu.max throttling"
+    }
+  done
+  mkdir -p $d/worker
+  for c in memory pids cpu; do
+    grep -qw $c $d/cgroup.controllers || continue
+    grep -qw $c $d/cgroup.subtree_control || echo "+$c" >$d/cgroup.subtree_control || {
+      [ $c = cpu ] || { log "cannot enable the $c controller in $d/cgroup.subtree_control (are there processes in $d itself?)"; exit 1; }
+    }
+  done
+  chown "$RUSE_USER": $d $d/cgroup.procs $d/cgroup.subtree_control $d/cgroup.threads \
+    $d/worker $d/worker/cgroup.procs $d/worker/cgroup.subtree_control $d/worker/cgroup.threads
+}
+
 # Moving a task into a cgroup waits for an RCU grace period (10-30 ms here)
 # unless the cgroup2 mount has favordynmods, which makes migrations cheap
 # (0.03 ms) for a little more cost per fork and exit. The flag is global, so
-# the cgroup2 mount serves on a v1 host too.
+# the cgroup2 mount serves on a v1 host too. A remount replaces the mount's
+# cgroup2 options (nsdelegate, memory_recursiveprot, ... as systemd sets
+# them): all of them are given again.
 ensure_favordynmods() {
-  local m; m=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
+  local m opts
+  m=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
   [ -n "$m" ] || return 0
-  grep -q " $m cgroup2 .*favordynmods" /proc/mounts || mount -o remount,favordynmods "$m" || log "warning: cannot set favordynmods on $m; each run pays ~10 ms to enter its cgroup"
+  opts=$(awk -v m="$m" '$2 == m && $3 == "cgroup2" {print $4; exit}' /proc/mounts)
+  case ",$opts," in *,favordynmods,*) return 0 ;; esac
+  mount -o "remount,$opts,favordynmods" "$m" || log "warning: cannot set favordynmods on $m; each run pays ~10 ms to enter its cgroup"
 }
 
 ensure_fuse() {

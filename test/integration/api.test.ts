@@ -154,10 +154,10 @@ describe("with a worker, no API keys", () => {
       const runs = (t: string) => sample(t, "ruse_run_duration_seconds_count") ?? 0;
       await s.run({ language: "bash", source: "exit 3" });
       await s.run({ language: "bash", source: "exit 3" });
-      await s.run({ language: "javascript", source: "console.log(1)" });
+      await s.run({ language: "python", source: "print(1)" });
       const after = await metricsUntil(s, (t) => runs(t) >= runs(before) + 3);
       expect(count(after, "bash", "runtime_error") - count(before, "bash", "runtime_error")).toBe(2);
-      expect(count(after, "javascript", "ok") - count(before, "javascript", "ok")).toBe(1);
+      expect(count(after, "python", "ok") - count(before, "python", "ok")).toBe(1);
       expect(runs(after) - runs(before)).toBe(3);
       expect(after).toMatch(/^# TYPE ruse_runs_total counter$/m);
       for (const state of ["waiting", "active", "delayed", "failed"]) expect(sample(after, "ruse_queue_jobs", { state }), state).toBe(0);

@@ -20,6 +20,7 @@ import { languages } from "../../rootfs/languages.js";
 import { executeRun } from "../../worker/execute.js";
 import type { Sandbox } from "../../worker/sandbox/sandbox.js";
 import { openSandbox } from "../helpers/sandbox.js";
+import { EMULATED } from "../helpers/emulated.js";
 
 const cfg = loadConfig({ HOME: process.env.HOME ?? "/tmp" });
 const schema = runRequestSchema(cfg);
@@ -30,9 +31,13 @@ beforeAll(async () => {
 });
 afterAll(() => sb?.close());
 
+// Under qemu's emulator a JVM or V8 start alone takes more than the default 2 s of CPU.
+const ROOM = EMULATED ? { cpuMs: 20_000, wallMs: 40_000 } : undefined;
+if (ROOM) console.log("languages: under emulation (RUSE_EMULATED=1) runs get 20 s of CPU, not the default 2 s");
+
 /** A request as the API would take it, executed as the worker would. */
 async function execute(req: Record<string, unknown>): Promise<RunResult> {
-  const job = toJob(schema.parse(req), cfg);
+  const job = toJob(schema.parse(ROOM && !req.limits ? { ...req, limits: ROOM } : req), cfg);
   return (await executeRun(job, sb)) as RunResult;
 }
 

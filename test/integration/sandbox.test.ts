@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
 import { LAUNCHER, type Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
 import { SlotPool } from "../../worker/sandbox/slots.js";
+import { itCalibrated } from "../helpers/emulated.js";
 
 /** How far past its CPU limit a 1-thread run may get (the goal: stopped
  * within 20 ms; measured on an idle host, n=25: p50 3.4, max 6.4 ms). */
@@ -257,7 +258,7 @@ describe("accounting", () => {
     expect(r.usage.wallMs).toBeGreaterThanOrEqual(270);
   });
 
-  it("the CPU time of child processes counts (3 × 100 ms ± 10%)", async () => {
+  itCalibrated("the CPU time of child processes counts (3 × 100 ms ± 10%)", async () => {
     const r = await probe(["forkburn", "3", "100"]);
     expect(r.verdict, describeRun(r)).toBe("ok");
     expect(r.usage.cpuMs).toBeGreaterThanOrEqual(270);
@@ -281,7 +282,7 @@ describe("copying out collected files does not count against the program", () =>
   const l = { scratchBytes: 200 * MiB, memoryBytes: 512 * MiB, fileSizeBytes: big };
   const collected = (r: SandboxResult) => r.collected.map((c) => ("content" in c ? c.content.length : c.error));
 
-  it("a program that ends within its wall limit is ok, however long the copy-out takes", async () => {
+  itCalibrated("a program that ends within its wall limit is ok, however long the copy-out takes", async () => {
     // fill takes ~55 ms, so the program ends at ~860 ms of 1000; copying
     // 150 MiB out takes another ~150-200 ms.
     const r = await probe(["fill", "/box/big", "+", "sleep", "800"], {

@@ -1,9 +1,10 @@
 // Host detection against fake /sys/fs/cgroup trees and /etc/subuid texts.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { describeHost, detectCgroups, parseSubIds } from "../../worker/sandbox/host.js";
+import { describeHost, detectCgroups, NO_CPU_CONTROLLER, ownCgroupV2, parseSubIds, removeStaleRuns } from "../../worker/sandbox/host.js";
 
 function tree(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), "ruse-cg-"));
@@ -26,21 +27,82 @@ describe("parseSubIds", () => {
 });
 
 describe("detectCgroups v2", () => {
-  it("accepts a delegated parent with memory and pids for its children", () => {
-    const root = tree({ "cgroup.controllers": "cpu memory pids", "ruse/cgroup.subtree_control": "memory pids" });
-    const cg = detectCgroups(root, "ruse");
-    expect(cg).toEqual({ version: 2, parent: join(root, "ruse"), controllers: ["memory", "pids"] });
-    expect(describeHost({ cgroups: cg, uids: { start: 5, count: 2 }, gids: { start: 5, count: 2 } })).toMatch(
-      /cgroup v2 .*no cpu controller: CPU time still measured/,
+  // A delegated cgroup as systemd hands it to a unit with Delegate=yes (or
+  // the set-up makes /sys/fs/cgroup/ruse): the worker is in its leaf.
+  const delegated = (controllers: string, enabled = controllers) =>
+    tree({
+      "cgroup.controllers": "cpu memory pids io",
+      "system.slice/w.service/cgroup.controllers": controllers,
+      "system.slice/w.service/cgroup.subtree_control": enabled,
+      "system.slice/w.service/cgroup.procs": "",
+      "system.slice/w.service/worker/cgroup.procs": "",
+    });
+  const opts = (systemd = true) => ({ self: "/system.slice/w.service/worker", systemd, apply: false });
+
+  it("accepts a delegated parent with memory, pids and cpu for its children; runs beside the worker's leaf", () => {
+    const root = delegated("cpu memory pids");
+    const cg = detectCgroups(root, "ruse", opts());
+    const parent = join(root, "system.slice/w.service");
+    expect(cg).toEqual({ version: 2, parent, leaf: join(parent, "worker"), controllers: ["memory", "pids", "cpu"], delegation: "systemd" });
+    const line = describeHost({ cgroups: cg, uids: { start: 5, count: 2 }, gids: { start: 5, count: 2 }, images: "kernel squashfs at /x" });
+    expect(line).toMatch(/^cgroup v2 \(memory, pids, cpu; delegated by systemd: runs in .*w\.service\/run-\*, the worker in .*w\.service\/worker\)/);
+    expect(line).toMatch(/per-slot uids 5-6; images: kernel squashfs at \/x$/);
+  });
+
+  it("without a delegated cpu controller says in one line what it still does", () => {
+    const cg = detectCgroups(delegated("memory pids"), "ruse", opts());
+    expect(cg.controllers).toEqual(["memory", "pids"]);
+    const line = describeHost({ cgroups: cg, uids: null, gids: null });
+    expect(line).toContain(NO_CPU_CONTROLLER);
+    expect(NO_CPU_CONTROLLER).toMatch(/CPU time is still measured from cpu\.stat and enforced by the launcher; only cpu\.max throttling/);
+    expect(line.split("\n")).toHaveLength(1);
+  });
+
+  it("refuses without the memory controller, naming the fix (systemd: Delegate=)", () => {
+    const root = delegated("cpu pids");
+    expect(() => detectCgroups(root, "ruse", opts())).toThrow(/memory controller is not available in .*w\.service.*Delegate=yes/);
+  });
+
+  it("refuses without the pids controller, naming the fix (no systemd: the set-up's directory)", () => {
+    const root = tree({
+      "cgroup.controllers": "memory pids",
+      "ruse/cgroup.controllers": "memory",
+      "ruse/cgroup.subtree_control": "memory",
+      "ruse/cgroup.procs": "",
+      "ruse/worker/cgroup.procs": "",
+    });
+    expect(() => detectCgroups(root, "ruse", { self: "/ruse/worker", systemd: false, apply: false })).toThrow(
+      /pids controller is not available in .*ruse.*echo \+pids > .*cgroup\.subtree_control.*scripts\/setup\.sh/,
     );
   });
-  it("refuses without the memory controller, naming the fix", () => {
-    const root = tree({ "cgroup.controllers": "cpu pids", "ruse/cgroup.subtree_control": "pids cpu" });
-    expect(() => detectCgroups(root, "ruse")).toThrow(/memory controller is not enabled.*scripts\/setup\.sh/);
+
+  it("refuses a controller that is available but not enabled for the runs when it may not enable it", () => {
+    const root = delegated("memory pids", "pids");
+    expect(() => detectCgroups(root, "ruse", opts())).toThrow(/memory controller is not enabled for the children of/);
   });
-  it("refuses a missing parent", () => {
-    const root = tree({ "cgroup.controllers": "memory pids" });
-    expect(() => detectCgroups(root, "ruse")).toThrow(/does not exist/);
+
+  it("refuses a cgroup that is not delegated to this user, naming how to start the worker", () => {
+    const root = tree({ "cgroup.controllers": "memory pids", "user.slice/cgroup.controllers": "memory pids" });
+    // As root every file is writable: only an unprivileged user is refused.
+    if (process.getuid?.() === 0) return;
+    chmodSync(join(root, "user.slice"), 0o555);
+    expect(() => detectCgroups(root, "ruse", { self: "/user.slice", systemd: true, apply: false })).toThrow(
+      /not delegated to .*systemd-run --uid=.* -p Delegate=yes/,
+    );
+  });
+
+  it("removes the cgroups of runs whose launcher is dead, and only those", () => {
+    const root = tree({ "run-1/": "", [`run-${process.pid}/`]: "", "worker/": "", "run-x/": "" });
+    const dead = spawnSync("/bin/true").pid!;
+    mkdirSync(join(root, `run-${dead}`));
+    expect(removeStaleRuns(root)).toEqual([`run-${dead}`]);
+    expect(readdirSync(root).sort()).toEqual(["run-1", `run-${process.pid}`, "run-x", "worker"].sort());
+  });
+
+  it("reads its own cgroup from /proc/self/cgroup", () => {
+    expect(ownCgroupV2("0::/system.slice/x.service\n")).toBe("/system.slice/x.service");
+    expect(ownCgroupV2("12:pids:/a\n1:name=systemd:/b\n0::/\n")).toBe("/");
+    expect(ownCgroupV2("12:pids:/a\n")).toBeNull();
   });
 });
 
