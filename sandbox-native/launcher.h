@@ -44,6 +44,7 @@ struct config {
   const char *collect[MAX_COLLECT];
   int n_collect;
   uint64_t collect_max_bytes;
+  uint64_t launched_us; /* CLOCK_MONOTONIC at the launcher's start: set-up time counts from here */
 };
 
 /* What init tells the supervisor over the status pipe (one write each,

@@ -44,6 +44,7 @@ static void cleanup_on_fail(void) {
 static int launch(int argc, char **argv) {
   struct config cfg;
   parse_args(&cfg, argc, argv);
+  cfg.launched_us = mono_us();
   fail_set_report_fd(cfg.report_fd);
   if (cfg.hold_userns) user_hold_namespace(&cfg);
 

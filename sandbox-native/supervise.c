@@ -158,7 +158,9 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
       if (r == (ssize_t)sizeof m && m.kind == MSG_STARTED && !started) {
         started = true;
         start_us = m.at_us;
-        out->setup_us = start_us - t0;
+        /* From the launcher's start: init may stamp its start before t0
+         * here, when we were not scheduled in between. */
+        out->setup_us = start_us > cfg->launched_us ? start_us - cfg->launched_us : 0;
         cgroup_mark_start(cg);
       } else if (r == (ssize_t)sizeof m && m.kind == MSG_DONE) {
         end_us = m.at_us;

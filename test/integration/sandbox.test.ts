@@ -250,6 +250,26 @@ describe("memory and output limits", () => {
 // ---- accounting ---------------------------------------------------------------------
 
 describe("accounting", () => {
+  it("set-up time counts from the launcher's start, also when runs compete for the CPUs", async () => {
+    // Init stamps the program's start itself; with two runs at once it may do
+    // so before the supervisor gets the CPU back, which once underflowed.
+    const setups: number[] = [];
+    const hogs = [1, 2, 3].map(() => spawn("/bin/sh", ["-c", "while :; do :; done"], { stdio: "ignore" }));
+    try {
+      for (let i = 0; i < 40; i++) {
+        const rs = await Promise.all([probe(["exit", "0"]), probe(["exit", "0"])]);
+        for (const r of rs) {
+          expect(r.verdict, describeRun(r)).toBe("ok");
+          setups.push(r.setupMs);
+        }
+      }
+    } finally {
+      for (const h of hogs) h.kill("SIGKILL");
+    }
+    expect(Math.min(...setups)).toBeGreaterThan(0);
+    expect(Math.max(...setups)).toBeLessThan(2000);
+  });
+
   it("burning 300 ms of CPU reports 300 ms ± 10%", async () => {
     const r = await probe(["burn", "300"]);
     expect(r.verdict, describeRun(r)).toBe("ok");
