@@ -5,7 +5,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { HTTPException } from "hono/http-exception";
-import type { Queue, QueueEvents } from "bullmq";
+import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
 import { languages } from "../rootfs/languages.js";
@@ -14,11 +14,12 @@ import { limitFields, type Config, type LimitPolicy, type Limits } from "./confi
 import { errorSchema, runRequestSchema, runResultSchema, type RunJob, type RunRequest, type RunResult } from "./schemas.js";
 import { loadResult, renderMetrics } from "./store.js";
 import { docsPage } from "./docs.js";
+import type { Completions } from "./completions.js";
 
 export interface Deps {
   cfg: Config;
   queue: Queue;
-  queueEvents: QueueEvents;
+  completions: Completions;
   redis: Redis;
 }
 
@@ -90,7 +91,7 @@ function guard(deps: Deps): MiddlewareHandler {
 }
 
 export function createApp(deps: Deps): OpenAPIHono {
-  const { cfg, queue, queueEvents, redis } = deps;
+  const { cfg, queue, completions, redis } = deps;
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
       if (!result.success)
@@ -154,22 +155,22 @@ export function createApp(deps: Deps): OpenAPIHono {
     }
     const id = randomUUID();
     waiting.n++;
-    const job = await queue.add("run", toJob(body, cfg), {
-      jobId: id,
-      removeOnComplete: true,
-      removeOnFail: { age: cfg.resultTtlSeconds },
-      attempts: 3,
-      backoff: { type: "fixed", delay: 1000 },
-    });
-    if (c.req.query("wait") === "true") {
-      try {
-        await job.waitUntilFinished(queueEvents, cfg.waitMaxMs);
-        const r = await loadResult(redis, id);
-        if (r) return c.json(r, 200);
-      } catch {
-        /* not done within the server's wait limit (or failed): answer as queued */
-      }
+    const waiter = c.req.query("wait") === "true" ? completions.wait(id, cfg.waitMaxMs) : null;
+    try {
+      await queue.add("run", toJob(body, cfg), {
+        jobId: id,
+        removeOnComplete: true,
+        removeOnFail: { age: cfg.resultTtlSeconds },
+        attempts: 3,
+        backoff: { type: "fixed", delay: 1000 },
+      });
+    } catch (e) {
+      waiter?.cancel();
+      throw e;
     }
+    // Not done within the server's wait limit (or failed): answer as queued.
+    const r = await waiter?.result;
+    if (r) return c.json(r, 200);
     return c.json({ id, status: "queued" as const }, 202);
   }) as never);
 

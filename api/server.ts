@@ -1,9 +1,10 @@
 // Starts the HTTP API against a Redis.
 import { serve } from "@hono/node-server";
-import { Queue, QueueEvents } from "bullmq";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Config } from "./config.js";
 import { createApp } from "./app.js";
+import { Completions } from "./completions.js";
 import { QUEUE, redisOptions } from "./store.js";
 
 export interface ApiHandle {
@@ -23,9 +24,8 @@ export async function startApi(cfg: Config, redisUrl: string): Promise<ApiHandle
   const redis = new Redis(connection);
   redis.on("error", (e) => console.error(`api: redis: ${e.message}`));
   const queue = new Queue(QUEUE, { connection });
-  const queueEvents = new QueueEvents(QUEUE, { connection });
-  await queueEvents.waitUntilReady();
-  const app = createApp({ cfg, queue, queueEvents, redis });
+  const completions = await Completions.start(redisUrl, redis);
+  const app = createApp({ cfg, queue, completions, redis });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: cfg.port, hostname: host }, () => resolve(s));
   });
@@ -36,7 +36,7 @@ export async function startApi(cfg: Config, redisUrl: string): Promise<ApiHandle
     port,
     async close() {
       await new Promise((r) => server.close(r));
-      await queueEvents.close();
+      await completions.close();
       await queue.close();
       await redis.quit();
     },

@@ -6,7 +6,7 @@ import { Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import type { Config } from "../api/config.js";
 import { runJobSchema, type RunResult } from "../api/schemas.js";
-import { QUEUE, finishRun, redisOptions } from "../api/store.js";
+import { DONE_CHANNEL, QUEUE, doneNotice, finishRun, redisOptions } from "../api/store.js";
 import { executeRun, type Executed } from "./execute.js";
 import { Sandbox } from "./sandbox/sandbox.js";
 import { checkImages } from "../rootfs/images.js";
@@ -59,6 +59,12 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
     maxStalledCount: 2,
   });
   worker.on("error", (e) => console.error(`worker: ${e.message}`));
+  // A run that failed for good (its result could not be stored, three times)
+  // has no result: an API waiting on it stops waiting and answers "queued";
+  // GET /v1/runs/:id then tells internal_error.
+  worker.on("failed", (job) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) redis.publish(DONE_CHANNEL, doneNotice(job.id!)).catch(() => {});
+  });
   await worker.waitUntilReady();
   return {
     // Drains: no new jobs; the runs in flight finish and store their results.

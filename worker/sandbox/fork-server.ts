@@ -94,10 +94,12 @@ export class ForkServer {
           }
         }
       });
+      sock.cork(); // the request, files and a buffered stdin go in one writev
       sock.write(frame(F.request, Buffer.from(argv.join("\0"))));
       for (const f of chunks(F.files, files ?? Buffer.alloc(0))) sock.write(f);
       if (Buffer.isBuffer(stdin)) for (const f of chunks(F.stdin, stdin)) sock.write(f);
-      else {
+      sock.uncork();
+      if (!Buffer.isBuffer(stdin)) {
         stdin.on("data", (d: Buffer) => {
           for (let o = 0; o < d.length; o += CHUNK) sock.write(frame(F.stdin, d.subarray(o, o + CHUNK)));
         });

@@ -1,0 +1,59 @@
+// Waiting for runs to complete (POST /v1/runs?wait=true): one subscription
+// per API process to the workers' completion notices (store.ts,
+// DONE_CHANNEL), and a map of the requests waiting, by run id.
+import { Redis } from "ioredis";
+import type { RunResult } from "./schemas.js";
+import { DONE_CHANNEL, RESULT_KEY, loadResult, redisOptions } from "./store.js";
+
+export class Completions {
+  /** by run id: called with the notice's inline result ("" if none), or null to give up */
+  private readonly waiting = new Map<string, (inline: string | null) => void>();
+
+  private constructor(
+    private readonly sub: Redis,
+    private readonly redis: Redis,
+  ) {
+    sub.on("message", (_channel: string, notice: string) => {
+      const nl = notice.indexOf("\n");
+      this.waiting.get(nl < 0 ? notice : notice.slice(0, nl))?.(nl < 0 ? "" : notice.slice(nl + 1));
+    });
+    // Notices sent while the subscription was down are lost: after a
+    // reconnect, every waiter looks for its result once.
+    sub.on("ready", () => {
+      for (const [id, done] of this.waiting) void this.redis.exists(RESULT_KEY(id)).then((n) => n && done(""), () => {});
+    });
+  }
+
+  static async start(redisUrl: string, redis: Redis): Promise<Completions> {
+    const sub = new Redis(redisOptions(redisUrl));
+    sub.on("error", (e) => console.error(`api: redis (completions): ${e.message}`));
+    await sub.subscribe(DONE_CHANNEL); // ioredis subscribes again after a reconnect
+    return new Completions(sub, redis);
+  }
+
+  /**
+   * Resolves with the run's result once it is stored, or null if it is not
+   * stored within `ms` (or the run failed). Called before the run is queued,
+   * so that no notice can come before its waiter. If no notice comes in
+   * time, the result is still looked for once at the end.
+   */
+  wait(id: string, ms: number): { result: Promise<RunResult | null>; cancel(): void } {
+    let cancel = () => {};
+    const result = new Promise<RunResult | null>((resolve) => {
+      const done = (inline: string | null) => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        resolve(inline ? (JSON.parse(inline) as RunResult) : inline === null ? null : loadResult(this.redis, id));
+      };
+      const timer = setTimeout(() => done(""), ms);
+      this.waiting.set(id, done);
+      cancel = () => done(null);
+    });
+    return { result, cancel };
+  }
+
+  async close(): Promise<void> {
+    for (const done of this.waiting.values()) done(null);
+    await this.sub.quit();
+  }
+}
