@@ -58,12 +58,12 @@ if [ -z "$ACCEL" ]; then
     loud "/dev/kvm here is kvm_pvm (nested page-table based virtualization): it boots" \
       "only kernels built as PVM guests, and Debian's is not one (it hangs before its" \
       "first message). FALLING BACK to qemu's emulator (TCG), about 20x slower for" \
-      "Node. The suites run with RUSE_EMULATED=1: the few assertions calibrated for a" \
-      "real CPU (CPU-time accuracy within 10%, a 1 s wall limit around a 150 MB write," \
-      "JavaScript and Java a+b within the default 2 s of CPU) are skipped or given room," \
-      "each saying so, and api-faults (BullMQ's and Redis's fault handling, not the" \
-      "cgroups') is left out; all of them hold on the host's own npm test. With" \
-      "VT-x/AMD-V (KVM) nothing is skipped."
+      "Node. The suites run with RUSE_EMULATED=1: the assertions calibrated for a real" \
+      "CPU (CPU-time accuracy within 10%, a 1 s wall limit around a 150 MB write, limit" \
+      "overshoot margins, JavaScript and Java within the default 2 s of CPU) are skipped" \
+      "or given room, each saying so (test/helpers/emulated.ts), and api-faults (BullMQ's" \
+      "and Redis's fault handling, not the cgroups') is left out; all of them hold on the" \
+      "host's own npm test. With VT-x/AMD-V (KVM) nothing is skipped."
   else
     ACCEL=kvm
   fi

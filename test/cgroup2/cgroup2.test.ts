@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kv, openSandbox, runProbe, type ProbeSpec } from "../helpers/sandbox.js";
+import { EMULATED } from "../helpers/emulated.js";
 import { NO_CPU_CONTROLLER, ownCgroupV2, WORKER_LEAF } from "../../worker/sandbox/host.js";
 import type { Sandbox, SandboxResult } from "../../worker/sandbox/sandbox.js";
 
@@ -209,10 +210,7 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
     }
   });
 
-  // Under systemd only (three times per lane): in the boot without systemd,
-  // under emulation, the worker was once seen to end early with no output at
-  // all (cause not found; a direct run there refuses as it should).
-  it.skipIf(!existsSync("/run/systemd/system"))("a worker started where the memory controller is not delegated refuses to start, naming the fix", { timeout: 120_000 }, () => {
+  it("a worker started where the memory controller is not delegated refuses to start, naming the fix", { timeout: 240_000 }, () => {
     // A delegated cgroup whose children get pids only: what a unit with
     // Delegate=pids gives. The worker started in its leaf must refuse (no
     // silent fallback to rlimits) and say how to delegate memory.
@@ -223,11 +221,16 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
       writeFileSync(join(outer, "cgroup.subtree_control"), "+pids");
       mkdirSync(inner);
       const main = fileURLToPath(new URL("../../worker/main.ts", import.meta.url));
-      const r = spawnSync(
-        "/bin/sh",
-        ["-c", `echo $$ > ${inner}/cgroup.procs && exec "$0" --import tsx "$1"`, process.execPath, main],
-        { encoding: "utf8", timeout: 60_000, env: { ...process.env, REDIS_URL: "unix:///nonexistent/redis.sock", RUSE_CONCURRENCY: "1" } },
-      );
+      const start = () =>
+        spawnSync(
+          "/bin/sh",
+          ["-c", `echo $$ > ${inner}/cgroup.procs && exec "$0" --import tsx "$1"`, process.execPath, main],
+          { encoding: "utf8", timeout: 60_000, env: { ...process.env, REDIS_URL: "unix:///nonexistent/redis.sock", RUSE_CONCURRENCY: "1" } },
+        );
+      let r = start();
+      // qemu's emulator now and then crashes a starting node (SIGSEGV, 2 of
+      // about 10 starts in the lane): not the worker's doing; start it again.
+      for (let i = 0; EMULATED && r.signal === "SIGSEGV" && i < 2; i++) r = start();
       const seen = JSON.stringify({ status: r.status, signal: r.signal, error: r.error?.message, stdout: r.stdout, stderr: r.stderr });
       expect(r.status, seen).toBe(1);
       expect(r.stderr, seen).toContain("the memory controller is not available in " + inner);
