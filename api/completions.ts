@@ -43,7 +43,8 @@ export class Completions {
       const done = (inline: string | null) => {
         clearTimeout(timer);
         this.waiting.delete(id);
-        resolve(inline ? (JSON.parse(inline) as RunResult) : inline === null ? null : loadResult(this.redis, id));
+        // Redis away at the end of a wait: answered as still queued, as a timeout is.
+        resolve(inline ? (JSON.parse(inline) as RunResult) : inline === null ? null : loadResult(this.redis, id).catch(() => null));
       };
       const timer = setTimeout(() => done(""), ms);
       this.waiting.set(id, done);
