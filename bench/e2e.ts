@@ -14,6 +14,7 @@ import { startEmbeddedRedis } from "../api/redis-embedded.js";
 import { startApi } from "../api/server.js";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { childPid, machineBusyMs, processCpuMs } from "./cpu.js";
 
 const PARALLEL = 2;
 const SOURCE = 'print("hello")';
@@ -82,13 +83,24 @@ export async function benchEndToEnd(n: number): Promise<void> {
     await drive(10, viaService); // warm-up: page cache, JIT
     await drive(10, bare);
     const b = await drive(n, bare);
+    const redisPid = childPid(process.pid, "redis-server");
+    const procs = [["API and load generator", process.pid], ["worker", worker.pid!], ["Redis", redisPid]] as const;
+    const before = procs.map(([, pid]) => (pid ? processCpuMs(pid) : NaN));
+    const busy0 = machineBusyMs();
     const s = await drive(n, viaService);
+    const used = procs.map(([, pid], i) => (pid ? processCpuMs(pid) : NaN) - before[i]!);
+    const busy = machineBusyMs() - busy0;
     console.log(`\n## end to end: ${n} python hello-world runs, ${PARALLEL} at a time`);
     console.log(`${"".padEnd(28)} ${"runs/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`);
     for (const [name, r] of [["bare python3", b], ["ruse via HTTP (wait=true)", s]] as const)
       console.log(`${name.padEnd(28)} ${(n / r.seconds).toFixed(1).padStart(8)} ${q(r.latencies, 0.5).toFixed(1).padStart(8)} ${q(r.latencies, 0.99).toFixed(1).padStart(8)}`);
     console.log(`throughput ruse/bare: ${(b.seconds / s.seconds).toFixed(2)} (target >= 0.70)`);
     console.log(`p50 latency ruse/bare: ${(q(s.latencies, 0.5) / q(b.latencies, 0.5)).toFixed(2)} (target < 3)`);
+    // Where the CPU went, per run (10 ms ticks over n runs): the rest of the
+    // machine's busy time is the programs, the launchers and the kernel.
+    const per = (ms: number) => (ms / n).toFixed(2);
+    const parts = procs.map(([name], i) => `${name} ${per(used[i]!)}`);
+    console.log(`CPU per run, ms: ${parts.join(", ")}, the rest (programs, launchers, kernel) ${per(busy - used.reduce((a, x) => a + (Number.isNaN(x) ? 0 : x), 0))}; machine ${per(busy)}`);
   } finally {
     await api.close();
     worker.kill("SIGTERM");
