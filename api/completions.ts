@@ -5,6 +5,9 @@ import { Redis } from "ioredis";
 import type { RunResult } from "./schemas.js";
 import { DONE_CHANNEL, RESULT_KEY, loadResult, redisOptions } from "./store.js";
 
+/** How long the last look for a result may take before the request is answered "queued". */
+const LOOKUP_MS = 1000;
+
 export class Completions {
   /** by run id: called with the notice's inline result ("" if none), or null to give up */
   private readonly waiting = new Map<string, (inline: string | null) => void>();
@@ -20,7 +23,13 @@ export class Completions {
     // Notices sent while the subscription was down are lost: after a
     // reconnect, every waiter looks for its result once.
     sub.on("ready", () => {
-      for (const [id, done] of this.waiting) void this.redis.exists(RESULT_KEY(id)).then((n) => n && done(""), () => {});
+      // "ready" comes when the re-subscription is sent, not done: wait for it.
+      void sub
+        .subscribe(DONE_CHANNEL)
+        .then(() => {
+          for (const [id, done] of this.waiting) void this.redis.exists(RESULT_KEY(id)).then((n) => n && done(""), () => {});
+        })
+        .catch(() => {});
     });
   }
 
@@ -43,14 +52,23 @@ export class Completions {
       const done = (inline: string | null) => {
         clearTimeout(timer);
         this.waiting.delete(id);
-        // Redis away at the end of a wait: answered as still queued, as a timeout is.
-        resolve(inline ? (JSON.parse(inline) as RunResult) : inline === null ? null : loadResult(this.redis, id).catch(() => null));
+        resolve(inline ? (JSON.parse(inline) as RunResult) : inline === null ? null : this.lookUp(id));
       };
       const timer = setTimeout(() => done(""), ms);
       this.waiting.set(id, done);
       cancel = () => done(null);
     });
     return { result, cancel };
+  }
+
+  /**
+   * The stored result, if Redis answers soon: commands wait in the client
+   * while Redis is away, and a request must not (it is answered "queued").
+   */
+  private lookUp(id: string): Promise<RunResult | null> {
+    if (this.redis.status !== "ready") return Promise.resolve(null);
+    const late = new Promise<null>((r) => setTimeout(() => r(null), LOOKUP_MS).unref());
+    return Promise.race([loadResult(this.redis, id), late]).catch(() => null);
   }
 
   async close(): Promise<void> {

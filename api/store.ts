@@ -68,6 +68,9 @@ for h, name in ipairs({'run_duration_seconds', 'queue_wait_seconds'}) do
 end
 return 0`;
 
+/** The script fails on a NaN after it stored the result: a bad clock reading counts as 0. */
+const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
+
 /**
  * Stores a run's result (once), announces it on DONE_CHANNEL and counts it
  * in the metrics, in one round trip: on a machine whose cores run programs,
@@ -83,7 +86,7 @@ export async function finishRun(
   await redis.eval(
     FINISH_RUN, 3, RESULT_KEY(result.id), METRICS, DONE_CHANNEL,
     json, ttlSeconds, doneNotice(result.id, json), `runs_total|${r.language}|${r.verdict}`,
-    r.verdict === "internal_error" ? "1" : "0", r.runSeconds, r.waitSeconds, ...BUCKETS,
+    r.verdict === "internal_error" ? "1" : "0", finite(r.runSeconds), finite(r.waitSeconds), ...BUCKETS,
   );
 }
 

@@ -15,8 +15,12 @@ home=$(getent passwd "$RUSE_USER" | cut -d: -f6)
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
   if [ -d /run/systemd/system ]; then
     # The caller's environment, but for what systemd sets for the user and
-    # the unit itself.
-    envs=()
+    # the unit itself, in a file only root reads (EnvironmentFile=): given
+    # as --setenv it would be the unit's Environment=, which any local user
+    # can read with systemctl show, and it holds keys and Redis passwords.
+    envfile=/run/ruse-as-worker-$$.env
+    trap 'rm -f "$envfile"' EXIT
+    (umask 077 && : >"$envfile")
     while IFS= read -r -d '' kv; do
       name=${kv%%=*}
       case $name in
@@ -25,9 +29,14 @@ if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
           XDG_SESSION_* | DBUS_SESSION_BUS_ADDRESS | SUDO_* | CREDENTIALS_DIRECTORY) continue ;;
       esac
       [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || continue
-      [[ ${kv#*=} != *$'\n'* ]] || continue
-      envs+=("--setenv=$kv")
+      v=${kv#*=}
+      [[ $v != *$'\n'* ]] || continue
+      # Double-quoted, with the four characters systemd unescapes there.
+      v=${v//\\/\\\\}; v=${v//\"/\\\"}; v=${v//\`/\\\`}; v=${v//\$/\\\$}
+      printf '%s="%s"\n' "$name" "$v" >>"$envfile"
     done < <(env -0)
+    # systemd expands $VAR in a service's command line: $$ keeps a $ as is.
+    args=("${@//\$/\$\$}")
     # systemd-run --wait does not pass signals on: a TERM, INT or HUP for
     # us goes to the unit's main process (a worker drains on TERM).
     unit=ruse-as-worker-$$-$RANDOM
@@ -37,15 +46,21 @@ if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
     trap 'forward HUP' HUP
     exec 3<&0 # a background job's stdin would be /dev/null
     systemd-run --quiet --collect --wait --pipe --same-dir --unit="$unit" \
-      --uid="$RUSE_USER" --gid="$RUSE_USER" -p Delegate=yes \
-      --description="ruse worker user: $*" "${envs[@]}" -- "$@" <&3 3<&- &
+      --uid="$RUSE_USER" --gid="$RUSE_USER" -p Delegate=yes -p EnvironmentFile="$envfile" \
+      --description="ruse worker user: $1" -- "${args[@]}" <&3 3<&- &
     child=$!
     while :; do
-      wait "$child"
-      rc=$?
-      kill -0 "$child" 2>/dev/null || break # else a trapped signal interrupted wait
+      # A trapped signal interrupts wait (status > 128): wait again, unless
+      # the unit is gone. (|| keeps set -e from ending us there.)
+      rc=0
+      wait "$child" || rc=$?
+      kill -0 "$child" 2>/dev/null || break
     done
-    if [ $rc -gt 128 ]; then wait "$child" 2>/dev/null && rc=0 || { r=$?; [ $r = 127 ] || rc=$r; }; fi
+    if [ $rc -gt 128 ]; then
+      r=0
+      wait "$child" 2>/dev/null || r=$?
+      [ $r = 127 ] || rc=$r
+    fi
     exit $rc
   elif [ -d /sys/fs/cgroup/ruse/worker ]; then
     echo $$ >/sys/fs/cgroup/ruse/worker/cgroup.procs

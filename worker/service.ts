@@ -61,7 +61,9 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
   worker.on("error", (e) => console.error(`worker: ${e.message}`));
   // A run that failed for good (its result could not be stored, three times)
   // has no result: an API waiting on it stops waiting and answers "queued";
-  // GET /v1/runs/:id then tells internal_error.
+  // GET /v1/runs/:id then tells internal_error. (One failed by BullMQ's
+  // stalled-job check, its workers killed three times, raises no event
+  // here: its waiters answer "queued" at their wait limit.)
   worker.on("failed", (job) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) redis.publish(DONE_CHANNEL, doneNotice(job.id!)).catch(() => {});
   });

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kv, openSandbox, runProbe, type ProbeSpec } from "../helpers/sandbox.js";
-import { EMULATED } from "../helpers/emulated.js";
+import { EMULATED, SLACK } from "../helpers/emulated.js";
 import { NO_CPU_CONTROLLER, ownCgroupV2, WORKER_LEAF } from "../../worker/sandbox/host.js";
 import type { Sandbox, SandboxResult } from "../../worker/sandbox/sandbox.js";
 
@@ -123,13 +123,13 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
     const r = await probe(["burn", "300"]);
     expect(r.verdict, describeRun(r)).toBe("ok");
     expect(r.usage.cpuMs).toBeGreaterThanOrEqual(270);
-    expect(r.usage.cpuMs).toBeLessThanOrEqual(345);
+    expect(r.usage.cpuMs).toBeLessThanOrEqual(300 + 45 * SLACK);
     expect(r.usage.userMs + r.usage.sysMs).toBeGreaterThan(r.usage.cpuMs * 0.9);
     const spin = await probe(["spin", "2"], { limits: { cpuMs: 400, wallMs: 10_000 } });
     expect(spin.verdict, describeRun(spin)).toBe("time_limit_exceeded");
     expect(spin.limit).toBe("cpu");
     expect(spin.usage.cpuMs).toBeGreaterThanOrEqual(400);
-    expect(spin.usage.cpuMs).toBeLessThan(400 + 100);
+    expect(spin.usage.cpuMs).toBeLessThan(400 + 100 * SLACK);
   });
 
   it("with the cpu controller delegated, cpu.max throttles a run; without it, the start-up line says what remains", async () => {
@@ -168,7 +168,7 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
     });
     expect(seen).toBeGreaterThanOrEqual(8);
     expect(result.verdict, describeRun(result)).toBe("time_limit_exceeded");
-    expect(result.usage.wallMs).toBeLessThanOrEqual(1500 + 200);
+    expect(result.usage.wallMs).toBeLessThanOrEqual(1500 + 200 * SLACK);
     expect(runGroups()).toEqual(before);
     const left = readdirSync("/proc").filter((p) => {
       try {
@@ -200,7 +200,7 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
       for (let i = 0; i < 200 && procs() < 50; i++) await sleep(20);
       expect(procs()).toBeGreaterThanOrEqual(50);
       writeFileSync(join(dir, "cgroup.kill"), "1");
-      for (let i = 0; i < 100 && !readFileSync(join(dir, "cgroup.events"), "utf8").includes("populated 0"); i++) await sleep(10);
+      for (let i = 0; i < 500 && !readFileSync(join(dir, "cgroup.events"), "utf8").includes("populated 0"); i++) await sleep(10);
       expect(readFileSync(join(dir, "cgroup.events"), "utf8")).toContain("populated 0");
       expect(procs()).toBe(0);
       await new Promise((r) => (sh.exitCode !== null || sh.signalCode !== null ? r(null) : sh.once("exit", r)));

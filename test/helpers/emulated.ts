@@ -7,6 +7,9 @@ import { it } from "vitest";
 
 export const EMULATED = process.env.RUSE_EMULATED === "1";
 
+/** Under emulation a kill takes longer to land: time margins are this many times wider. */
+export const SLACK = EMULATED ? 4 : 1;
+
 /** `it` for a check calibrated for a real CPU: skipped under emulation, its name saying why. */
 export function itCalibrated(name: string, fn: () => Promise<void> | void): void {
   it.skipIf(EMULATED)(EMULATED ? `${name} [skipped under emulation: calibrated for a real CPU]` : name, fn);
