@@ -392,6 +392,8 @@ interface MountEntry {
   mountPoint: string;
   fsType: string;
   source: string;
+  /** the file system's own options (mountinfo's last field), e.g. cgroup2's favordynmods */
+  superOptions: string[];
 }
 
 const unescapeMount = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
@@ -404,7 +406,7 @@ export function mountTable(): MountEntry[] {
     if (!pre || !post) continue;
     const f = pre.split(" ");
     const g = post.split(" ");
-    out.push({ mountPoint: unescapeMount(f[4] ?? ""), fsType: g[0] ?? "", source: unescapeMount(g[1] ?? "") });
+    out.push({ mountPoint: unescapeMount(f[4] ?? ""), fsType: g[0] ?? "", source: unescapeMount(g[1] ?? ""), superOptions: (g[2] ?? "").split(",") });
   }
   return out;
 }

@@ -249,8 +249,7 @@ export function describeImageMounts(mountRoot = defaultMountRoot()): string {
 }
 
 function cgroup2Favordynmods(): boolean | undefined {
-  const m = readFileSync("/proc/mounts", "utf8").split("\n").find((l) => l.split(" ")[2] === "cgroup2");
-  return m ? m.split(" ")[3]!.split(",").includes("favordynmods") : undefined;
+  return mountTable().find((m) => m.fsType === "cgroup2")?.superOptions.includes("favordynmods");
 }
 
 export function detectHost(opts: { allowWeakSameUid?: boolean } = {}): Host {
