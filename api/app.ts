@@ -157,7 +157,7 @@ export function createApp(deps: Deps): OpenAPIHono {
     waiting.n++;
     const waiter = c.req.query("wait") === "true" ? completions.wait(id, cfg.waitMaxMs) : null;
     try {
-      await queue.add("run", toJob(body, cfg), {
+      await queue.add("run", { ...toJob(body, cfg), notify: waiter !== null }, {
         jobId: id,
         removeOnComplete: true,
         removeOnFail: { age: cfg.resultTtlSeconds },

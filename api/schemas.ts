@@ -142,6 +142,8 @@ export const runJobSchema = z.object({
   collect: z.array(z.string()).optional(),
   network: z.boolean(),
   createdAt: z.string(),
+  /** a request waits for it (wait=true): its completion is announced (store.ts, DONE_CHANNEL) */
+  notify: z.boolean().optional(),
 });
 export type RunJob = z.infer<typeof runJobSchema>;
 

@@ -11,8 +11,9 @@ export const QUEUE = "runs";
 export const RESULT_KEY = (id: string) => `ruse:result:${id}`;
 const METRICS = "ruse:metrics";
 /**
- * The channel on which a run's completion is announced to the API processes
- * (one subscription each, api/completions.ts): the run's id, a newline, and
+ * The channel on which the completion of a run that a request waits for
+ * (wait=true; the job's notify) is announced to the API processes (one
+ * subscription each, api/completions.ts): the run's id, a newline, and
  * the result itself when it is at most NOTICE_INLINE_MAX bytes (else nothing:
  * the waiter reads the result with a GET). Without it each waiting API would
  * follow BullMQ's event stream, several events per job.
@@ -50,12 +51,13 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
  * cost the worker ~0.3 ms of CPU per run in writes): the one result (SET NX,
  * with its TTL) and, only if it is the one, its notice on DONE_CHANNEL; the
  * counters; the two histograms (cumulative buckets, count, sum).
- * KEYS: result, metrics, channel. ARGV: result JSON, TTL, notice, the
+ * KEYS: result, metrics, channel. ARGV: result JSON, TTL, notice ("" when no
+ * one waits: nothing is published), the
  * runs_total field, "1" for a sandbox failure, run seconds, wait seconds,
  * then the bucket bounds.
  */
 const FINISH_RUN = `
-if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then redis.call('PUBLISH', KEYS[3], ARGV[3]) end
+if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') and ARGV[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[3]) end
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[2], 'sandbox_failures_total', 1) end
 for h, name in ipairs({'run_duration_seconds', 'queue_wait_seconds'}) do
@@ -72,7 +74,7 @@ return 0`;
 const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
 
 /**
- * Stores a run's result (once), announces it on DONE_CHANNEL and counts it
+ * Stores a run's result (once), announces it if asked and counts it
  * in the metrics, in one round trip: on a machine whose cores run programs,
  * every round trip waits for Redis to be scheduled.
  */
@@ -80,12 +82,12 @@ export async function finishRun(
   redis: Redis,
   result: RunResult,
   ttlSeconds: number,
-  r: { language: string; verdict: string; runSeconds: number; waitSeconds: number },
+  r: { language: string; verdict: string; runSeconds: number; waitSeconds: number; notify: boolean },
 ): Promise<void> {
   const json = JSON.stringify(result);
   await redis.eval(
     FINISH_RUN, 3, RESULT_KEY(result.id), METRICS, DONE_CHANNEL,
-    json, ttlSeconds, doneNotice(result.id, json), `runs_total|${r.language}|${r.verdict}`,
+    json, ttlSeconds, r.notify ? doneNotice(result.id, json) : "", `runs_total|${r.language}|${r.verdict}`,
     r.verdict === "internal_error" ? "1" : "0", finite(r.runSeconds), finite(r.waitSeconds), ...BUCKETS,
   );
 }

@@ -47,6 +47,7 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
       verdict: executed.verdict ?? "internal_error",
       runSeconds: (completedAt.getTime() - startedAt.getTime()) / 1000,
       waitSeconds: Math.max(0, (startedAt.getTime() - Date.parse(createdAt)) / 1000),
+      notify: parsed.success && parsed.data.notify === true,
     });
     return executed.verdict ?? "internal_error";
   };
@@ -65,7 +66,7 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
   // stalled-job check, its workers killed three times, raises no event
   // here: its waiters answer "queued" at their wait limit.)
   worker.on("failed", (job) => {
-    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) redis.publish(DONE_CHANNEL, doneNotice(job.id!)).catch(() => {});
+    if (job?.data?.notify === true && job.attemptsMade >= (job.opts.attempts ?? 1)) redis.publish(DONE_CHANNEL, doneNotice(job.id!)).catch(() => {});
   });
   await worker.waitUntilReady();
   return {

@@ -8,7 +8,8 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUEUE, redisOptions } from "../../api/store.js";
+import { Redis } from "ioredis";
+import { DONE_CHANNEL, QUEUE, redisOptions } from "../../api/store.js";
 import type { RunResult } from "../../api/schemas.js";
 import { languages } from "../../rootfs/languages.js";
 import { startStack, type Reply, type Stack } from "../helpers/service.js";
@@ -118,6 +119,23 @@ describe("with a worker, no API keys", () => {
       expect(Date.parse(r.json.createdAt)).toBeGreaterThanOrEqual(t0 - 1000);
       // the same result under GET
       expect((await s.get(`/v1/runs/${r.json.id}`)).json).toEqual(r.json);
+    });
+
+    it("a completion is announced on Redis for a run a request waits on, and only then", async () => {
+      const sub = new Redis(redisOptions(s.redisUrl));
+      const notices: string[] = [];
+      sub.on("message", (_c: string, m: string) => notices.push(m.slice(0, m.indexOf("\n"))));
+      await sub.subscribe(DONE_CHANNEL);
+      try {
+        const queued = await s.post("/v1/runs", { language: "bash", source: "echo a" });
+        await s.poll(queued.json.id);
+        const waited = await s.post("/v1/runs?wait=true", { language: "bash", source: "echo b" });
+        expect(waited.status).toBe(200);
+        await sleep(100);
+        expect(notices).toEqual([waited.json.id]);
+      } finally {
+        await sub.quit();
+      }
     });
 
     it("GET /v1/runs/:id: 404 JSON for an unknown uuid, 400 naming id for a non-uuid", async () => {
