@@ -55,7 +55,7 @@ export async function benchImages(rounds: number): Promise<void> {
     );
     printTable("images: g++ hello world", c, "ruse, kernel squashfs");
   } finally {
-    sb.close();
+    await sb.close();
     unmountFuse(fuseRoot);
   }
 }

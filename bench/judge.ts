@@ -55,6 +55,6 @@ export async function benchJudge(): Promise<void> {
     console.log(`ruse, per test            ${perTest.toFixed(2)} ms (whole run ${totalMs.toFixed(0)} ms, compile ${compileMs.toFixed(0)} ms)`);
     console.log(`per test ruse/bare: ${(perTest / bareMs).toFixed(2)} (target <= 3)`);
   } finally {
-    sb.close();
+    await sb.close();
   }
 }

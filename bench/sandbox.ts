@@ -45,6 +45,6 @@ export async function benchSandbox(rounds: number): Promise<void> {
       console.log(`ruse / bwrap: ${ratio(t, "ruse", "bwrap --unshare-all").toFixed(2)} (below 1: ruse is faster)`);
     }
   } finally {
-    sb.close();
+    await sb.close();
   }
 }

@@ -140,8 +140,9 @@ void files_copy_in(int stream_fd, int box_dirfd, int status_fd);
 void files_collect(const struct config *cfg, int box_dirfd);
 
 /* supervise.c */
+/* Returns when the run is over; init may still be exiting (*init_reaped false). */
 void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd,
-               int status_fd, int pipes[3], struct outcome *out);
+               int status_fd, int pipes[3], struct outcome *out, bool *init_reaped);
 
 /* serve.c: the fork server; the launcher's descriptors when it serves */
 #define SERVE_FD_REPORT 100

@@ -13,7 +13,8 @@
  *      (uts.c), brings up loopback if asked (net.c) and starts the program;
  *   6. supervise: pump stdin and output, enforce CPU, wall, memory and output
  *      limits, kill the whole run at once (supervise.c);
- *   7. read the cgroup's accounting, remove it, write the report (report.c).
+ *   7. read the cgroup's accounting, write the report (report.c), then wait
+ *      for init's exit and remove the cgroup.
  */
 #include "launcher.h"
 
@@ -97,13 +98,22 @@ static int launch(int argc, char **argv) {
   close(go_pipe[1]);
 
   struct outcome out;
+  bool reaped;
   int pipes[3] = {in_pipe[1], out_pipe[0], err_pipe[0]};
-  supervise(&cfg, &run_cgroup, init_pid, pidfd, status_pipe[0], pipes, &out);
-  init_pid = -1; /* reaped by supervise */
+  supervise(&cfg, &run_cgroup, init_pid, pidfd, status_pipe[0], pipes, &out, &reaped);
 
+  /* Report first, then tear down: the worker has its answer (and the slot
+   * back: no process of the slot's uid is left) while init's namespaces go
+   * and the cgroup is removed. Closing our output ends every stream. */
   cgroup_collect(&run_cgroup, &out);
-  cgroup_remove(&run_cgroup);
   report_write(cfg.report_fd, &out);
+  fail_set_report_fd(-2); /* said all there is to say */
+  close(cfg.report_fd);
+  close(1);
+  close(2);
+  if (!reaped) while (waitpid(init_pid, NULL, 0) < 0 && errno == EINTR) {}
+  init_pid = -1;
+  cgroup_remove(&run_cgroup);
   return 0;
 }
 

@@ -98,8 +98,9 @@ static void pump_stdin(struct pump *p, bool readable, bool writable) {
 }
 
 void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd, int status_fd,
-               int pipes[3], struct outcome *out) {
+               int pipes[3], struct outcome *out, bool *init_reaped) {
   memset(out, 0, sizeof *out);
+  *init_reaped = false;
   /* CPU: the cgroup's counter enforces the limit as the run goes; at the end
    * the rusage of everything init reaped is exact (see cgroup_collect). */
   signal(SIGPIPE, SIG_IGN);
@@ -115,7 +116,11 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
   int wstatus = 0;
   char error[sizeof((struct init_msg *)0)->text] = "";
 
-  while (!init_gone) {
+  /* The run is over when init is gone, or earlier, when the program and all
+   * it started are dead (DONE), their output has ended and init has closed
+   * its descriptors (files copied out): the report need not wait for init's
+   * exit, whose namespace teardown waits on RCU grace periods. */
+  while (!init_gone && !(have_exit && status_fd < 0 && p.out_r[0] < 0 && p.out_r[1] < 0)) {
     uint64_t now = mono_us(), wait_us;
     if (!started) {
       if (now - t0 >= SETUP_TIMEOUT_US) kill_run(cg, pidfd, out, LIMIT_SETUP);
@@ -192,8 +197,11 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
     if (fds[i_pid].revents) init_gone = true;
   }
 
-  int st;
-  while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR) {}
+  int st = 0;
+  if (init_gone) {
+    while (waitpid(init_pid, &st, 0) < 0 && errno == EINTR) {}
+    *init_reaped = true;
+  }
   if (!end_us) end_us = mono_us();
   /* Every writer is dead now: what is left in the pipes ends in EOF. */
   for (int i = 0; i < 2; i++)

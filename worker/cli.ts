@@ -55,7 +55,7 @@ async function sandboxCommand(argv: string[]): Promise<number> {
     console.log(JSON.stringify({ ...rest, stdout: stdout.toString(), stderr: stderr.toString() }, null, 2));
     return r.verdict === "internal_error" ? 1 : 0;
   } finally {
-    sb.close();
+    await sb.close();
   }
 }
 

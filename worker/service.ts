@@ -73,7 +73,7 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
     // Drains: no new jobs; the runs in flight finish and store their results.
     async close() {
       await worker.close();
-      sb.close();
+      await sb.close();
       await redis.quit();
     },
   };

@@ -31,8 +31,8 @@ beforeAll(async () => {
   writeFileSync(hostProbePath, probeBinary(), { mode: 0o755 });
 });
 
-afterAll(() => {
-  sb?.close();
+afterAll(async () => {
+  await sb?.close();
   if (hostDir) rmSync(hostDir, { recursive: true, force: true });
 });
 

@@ -34,8 +34,8 @@ beforeAll(async () => {
   chmodSync(scratch, 0o755);
 });
 
-afterAll(() => {
-  sb?.close();
+afterAll(async () => {
+  await sb?.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -411,7 +411,7 @@ describe("bad configuration gives a clear error, never a hang or a run outside t
       expect(b).toHaveLength(2);
       for (const u of b) expect(a.has(u)).toBe(false);
     } finally {
-      other.close();
+      await other.close();
     }
   });
 });

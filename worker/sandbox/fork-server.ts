@@ -35,6 +35,10 @@ function* chunks(type: number, data: Buffer): Generator<Buffer> {
 }
 
 export class ForkServer {
+  /** connections of runs whose launcher has not exited yet */
+  private readonly open = new Set<Socket>();
+  private idle?: () => void;
+
   private constructor(
     private readonly proc: ChildProcess,
     private readonly path: string,
@@ -56,7 +60,9 @@ export class ForkServer {
   /**
    * One run: argv for the launcher, its files stream and stdin (a buffer, or
    * a stream carried as it flows: an interactor's output); its stdout is also
-   * written to `stdoutTo` as it comes. Resolves when the launcher has exited.
+   * written to `stdoutTo` as it comes. Resolves when all four streams have
+   * ended with a report: the launcher writes it before it tears the run down
+   * (status is then null), and the connection stays open until it exits.
    */
   run(argv: string[], files: Buffer | null, stdin: Buffer | Readable, timeoutMs: number, stdoutTo?: Writable): Promise<ServedRun> {
     return new Promise((resolve) => {
@@ -64,22 +70,30 @@ export class ForkServer {
       const out = { stdout: [] as Buffer[], stderr: [] as Buffer[], report: [] as Buffer[], collect: [] as Buffer[] };
       let buf: Buffer = Buffer.alloc(0);
       let status: number | null = null;
-      const guard = setTimeout(() => sock.destroy(), timeoutMs); // the mux, then the run, die with it
-      sock.on("error", () => {});
-      sock.on("close", () => {
-        clearTimeout(guard);
+      let ended = 0;
+      const done = () => {
         if (stdoutTo && !stdoutTo.writableEnded) stdoutTo.end();
         const cat = (b: Buffer[]) => Buffer.concat(b);
         resolve({ stdout: cat(out.stdout), stderr: cat(out.stderr), report: cat(out.report), collect: cat(out.collect), status });
+      };
+      const guard = setTimeout(() => sock.destroy(), timeoutMs); // the mux, then the run, die with it
+      this.open.add(sock);
+      sock.on("error", () => {});
+      sock.on("close", () => {
+        clearTimeout(guard);
+        this.open.delete(sock);
+        if (!this.open.size) this.idle?.();
+        done();
       });
       sock.on("data", (d: Buffer) => {
         buf = buf.length ? Buffer.concat([buf, d]) : d;
         while (buf.length >= 5) {
           const len = buf.readUInt32LE(1);
           if (buf.length < 5 + len) break;
-          const type = buf[0];
+          const type = buf[0]!;
           const data = buf.subarray(5, 5 + len);
           buf = buf.subarray(5 + len);
+          if (!len && type >= F.stdout && type <= F.collect && ++ended === 4 && out.report.length) done();
           if (type === F.stdout) {
             if (data.length) out.stdout.push(data);
             if (stdoutTo && !stdoutTo.writableEnded) data.length ? stdoutTo.write(data) : stdoutTo.end();
@@ -108,7 +122,9 @@ export class ForkServer {
     });
   }
 
-  close(): void {
+  /** Stops the server once every launcher has exited (finished tearing its run down). */
+  async close(): Promise<void> {
+    if (this.open.size) await new Promise<void>((r) => (this.idle = r));
     this.proc.stdin?.end();
   }
 }

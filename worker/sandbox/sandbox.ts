@@ -193,8 +193,9 @@ export class Sandbox {
     return `${describeHost(this.host)}; ${this.slots.size} slots`;
   }
 
-  close(): void {
-    this.server.close();
+  /** Resolves when every launcher has finished tearing its run down. */
+  async close(): Promise<void> {
+    await this.server.close();
     this.slots.close();
     closeSync(this.seccompFd);
   }
