@@ -30,7 +30,10 @@ static const char usage[] =
     "  --fsize BYTES --nofile N --stack BYTES  rlimits\n"
     "  --env K=V (repeat)     the program's whole environment\n"
     "  --hostname NAME --net-loopback\n"
-    "  --report-fd N --seccomp-fd N [--files-fd N] [--collect-fd N --collect PATH... --collect-max BYTES]\n";
+    "  --report-fd N --seccomp-fd N [--files-fd N] [--collect-fd N --collect PATH... --collect-max BYTES]\n"
+    "  --prepare FD           build the sandbox up to its image root, then wait for the run's\n"
+    "                         options (limits, --env, --net-loopback, files, collect, -- PROGRAM)\n"
+    "                         on FD, NUL-separated, until EOF; EOF with none: remove it all\n";
 
 static uint64_t num(const char *name, const char *s, uint64_t max) {
   char *end;
@@ -51,46 +54,62 @@ static int fdnum(const char *name, const char *s) {
 enum {
   O_LAYER = 1, O_UIDH, O_GIDH, O_WEAK, O_CG2, O_CG1, O_MEM, O_PIDS, O_CPU, O_WALL, O_CPUS,
   O_OUT, O_SCR, O_SCRI, O_FSIZE, O_NOFILE, O_STACK, O_ENV, O_HOST, O_NET, O_REPORT, O_SECCOMP,
-  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_HOLD, O_SLOTLOCK, O_BOXLOWER
+  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_HOLD, O_SLOTLOCK, O_BOXLOWER, O_PREPARE
 };
 
-void parse_args(struct config *c, int argc, char **argv) {
-  static const struct option opts[] = {
-      {"layer", 1, 0, O_LAYER},         {"box-lower", 1, 0, O_BOXLOWER},         {"uid-host", 1, 0, O_UIDH},
-      {"gid-host", 1, 0, O_GIDH},       {"weak-same-uid", 0, 0, O_WEAK},
-      {"userns-fd", 1, 0, O_USERNS},    {"hold-userns", 0, 0, O_HOLD},
-      {"slot-lock", 1, 0, O_SLOTLOCK},
-      {"cgroup-v2", 1, 0, O_CG2},       {"cgroup-v1", 1, 0, O_CG1},
-      {"memory", 1, 0, O_MEM},          {"pids", 1, 0, O_PIDS},
-      {"cpu-ms", 1, 0, O_CPU},          {"wall-ms", 1, 0, O_WALL},
-      {"cpus", 1, 0, O_CPUS},           {"output-bytes", 1, 0, O_OUT},
-      {"scratch-bytes", 1, 0, O_SCR},   {"scratch-inodes", 1, 0, O_SCRI},
-      {"fsize", 1, 0, O_FSIZE},         {"nofile", 1, 0, O_NOFILE},
-      {"stack", 1, 0, O_STACK},         {"env", 1, 0, O_ENV},
-      {"hostname", 1, 0, O_HOST},       {"net-loopback", 0, 0, O_NET},
-      {"report-fd", 1, 0, O_REPORT},    {"seccomp-fd", 1, 0, O_SECCOMP},
-      {"files-fd", 1, 0, O_FILES},      {"collect-fd", 1, 0, O_COLLECTFD},
-      {"collect", 1, 0, O_COLLECT},     {"collect-max", 1, 0, O_COLLECTMAX},
-      {0, 0, 0, 0}};
-  const uint64_t unset = UINT64_MAX;
-  memset(c, 0, sizeof *c);
-  c->uid_host = c->gid_host = -1;
+/* The run's own options: what a prepared sandbox is given when a run comes.
+ * The rest (layers, ids, cgroups, descriptors) is the sandbox's shape, fixed
+ * when it is built. */
+static bool is_run_option(int o) {
+  switch (o) {
+  case O_MEM: case O_PIDS: case O_CPU: case O_WALL: case O_CPUS: case O_OUT: case O_SCR: case O_SCRI:
+  case O_FSIZE: case O_NOFILE: case O_STACK: case O_ENV: case O_NET: case O_FILES: case O_COLLECTFD:
+  case O_COLLECT: case O_COLLECTMAX:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static const struct option opts[] = {
+    {"layer", 1, 0, O_LAYER},         {"box-lower", 1, 0, O_BOXLOWER},         {"uid-host", 1, 0, O_UIDH},
+    {"gid-host", 1, 0, O_GIDH},       {"weak-same-uid", 0, 0, O_WEAK},
+    {"userns-fd", 1, 0, O_USERNS},    {"hold-userns", 0, 0, O_HOLD},
+    {"slot-lock", 1, 0, O_SLOTLOCK},  {"prepare", 1, 0, O_PREPARE},
+    {"cgroup-v2", 1, 0, O_CG2},       {"cgroup-v1", 1, 0, O_CG1},
+    {"memory", 1, 0, O_MEM},          {"pids", 1, 0, O_PIDS},
+    {"cpu-ms", 1, 0, O_CPU},          {"wall-ms", 1, 0, O_WALL},
+    {"cpus", 1, 0, O_CPUS},           {"output-bytes", 1, 0, O_OUT},
+    {"scratch-bytes", 1, 0, O_SCR},   {"scratch-inodes", 1, 0, O_SCRI},
+    {"fsize", 1, 0, O_FSIZE},         {"nofile", 1, 0, O_NOFILE},
+    {"stack", 1, 0, O_STACK},         {"env", 1, 0, O_ENV},
+    {"hostname", 1, 0, O_HOST},       {"net-loopback", 0, 0, O_NET},
+    {"report-fd", 1, 0, O_REPORT},    {"seccomp-fd", 1, 0, O_SECCOMP},
+    {"files-fd", 1, 0, O_FILES},      {"collect-fd", 1, 0, O_COLLECTFD},
+    {"collect", 1, 0, O_COLLECT},     {"collect-max", 1, 0, O_COLLECTMAX},
+    {0, 0, 0, 0}};
+
+static const uint64_t unset = UINT64_MAX;
+
+static void reset_run(struct config *c) {
   c->memory_bytes = c->pids = c->cpu_ms = c->wall_ms = c->output_bytes = c->scratch_bytes = unset;
   c->fsize_bytes = c->nofile = c->stack_bytes = unset;
+  c->cpus_milli = 0;
   c->scratch_inodes = 16384;
-  c->report_fd = c->seccomp_fd = c->files_fd = c->collect_fd = c->userns_fd = -1;
-  c->hostname = "ruse";
+  c->n_env = c->n_collect = 0;
+  memset(c->env, 0, sizeof c->env);
+  memset(c->collect, 0, sizeof c->collect);
+  c->net_loopback = false;
+  c->files_fd = c->collect_fd = -1;
+  c->collect_max_bytes = 0;
+  c->argv = NULL;
+}
 
-  /* The report fd comes first so that every later error can be reported. */
-  for (int i = 1; i + 1 < argc && strcmp(argv[i], "--") != 0; i++)
-    if (strcmp(argv[i], "--report-fd") == 0 && fcntl(atoi(argv[i + 1]), F_GETFD) >= 0 && atoi(argv[i + 1]) > 2)
-      fail_set_report_fd(atoi(argv[i + 1]));
-
-  int o;
-  opterr = 0;
-  while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-    const char *a = optarg;
-    switch (o) {
+/* One option into c; only run options when run_only. */
+static void take(struct config *c, int o, const char *a, bool run_only, char *const argv[]) {
+  if (run_only && o != '?' && !is_run_option(o))
+    fail("'%s' belongs to the prepared sandbox's shape, not to a run", argv[optind - 1]);
+  switch (o) {
     case O_LAYER:
       if (c->n_layers == MAX_LAYERS) fail("too many --layer (max %d)", MAX_LAYERS);
       c->layers[c->n_layers++] = a;
@@ -135,16 +154,51 @@ void parse_args(struct config *c, int argc, char **argv) {
       c->collect[c->n_collect++] = a;
       break;
     case O_COLLECTMAX: c->collect_max_bytes = num("collect-max", a, 1ull << 34); break;
+    case O_PREPARE: c->prepare_fd = fdnum("prepare", a); break;
     default:
       fail("unknown or incomplete option '%s'\n%s", argv[optind - 1], usage);
-    }
   }
+}
+
+static void take_all(struct config *c, int argc, char **argv, bool run_only) {
+  int o;
+  opterr = 0;
+  optind = 0; /* getopt starts afresh: the launcher parses twice when prepared */
+  while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) take(c, o, optarg, run_only, argv);
+  c->argv = argv + optind;
+}
+
+static void check_run(struct config *c) {
+  if (!c->argv[0]) fail("no program given\n%s", usage);
+  const struct { const char *n; uint64_t v; } req[] = {
+      {"memory", c->memory_bytes}, {"pids", c->pids}, {"cpu-ms", c->cpu_ms}, {"wall-ms", c->wall_ms},
+      {"output-bytes", c->output_bytes}, {"scratch-bytes", c->scratch_bytes}, {"fsize", c->fsize_bytes},
+      {"nofile", c->nofile}, {"stack", c->stack_bytes}};
+  for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
+    if (req[i].v == unset) fail("--%s is required", req[i].n);
+  if (c->memory_bytes < (4u << 20)) fail("--memory below 4 MiB cannot start any program");
+  if (c->pids < 1 || c->cpu_ms < 1 || c->wall_ms < 1) fail("--pids, --cpu-ms and --wall-ms must be at least 1");
+  if (c->scratch_bytes < 4096) fail("--scratch-bytes must be at least 4096");
+  if (c->n_collect > 0 && c->collect_fd < 0) fail("--collect needs --collect-fd");
+}
+
+void parse_args(struct config *c, int argc, char **argv) {
+  memset(c, 0, sizeof *c);
+  c->uid_host = c->gid_host = -1;
+  reset_run(c);
+  c->report_fd = c->seccomp_fd = c->userns_fd = c->prepare_fd = -1;
+  c->hostname = "ruse";
+
+  /* The report fd comes first so that every later error can be reported. */
+  for (int i = 1; i + 1 < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "--report-fd") == 0 && fcntl(atoi(argv[i + 1]), F_GETFD) >= 0 && atoi(argv[i + 1]) > 2)
+      fail_set_report_fd(atoi(argv[i + 1]));
+
+  take_all(c, argc, argv, false);
   if (c->weak_same_uid == (c->uid_host >= 0))
     fail("give either --uid-host/--gid-host (a subuid slot) or --weak-same-uid");
   if (!c->weak_same_uid && c->gid_host < 0) fail("--gid-host is required with --uid-host");
   if (c->hold_userns) return;
-  c->argv = argv + optind;
-  if (!c->argv[0]) fail("no program given\n%s", usage);
   if (c->userns_fd < 0) fail("--userns-fd is required (the slot's user namespace; see --hold-userns)");
   if (c->report_fd < 0) fail("--report-fd is required");
   if (c->seccomp_fd < 0) fail("--seccomp-fd is required: no run goes without a syscall filter");
@@ -158,15 +212,28 @@ void parse_args(struct config *c, int argc, char **argv) {
   if (c->box_lower && (stat(c->box_lower, &bl) != 0 || !S_ISDIR(bl.st_mode)))
     fail("--box-lower '%s' is not a directory", c->box_lower);
   if (c->cg_version == 0) fail("a cgroup parent (--cgroup-v1 or --cgroup-v2) is required: no run without memory and pids limits");
-  const struct { const char *n; uint64_t v; } req[] = {
-      {"memory", c->memory_bytes}, {"pids", c->pids}, {"cpu-ms", c->cpu_ms}, {"wall-ms", c->wall_ms},
-      {"output-bytes", c->output_bytes}, {"scratch-bytes", c->scratch_bytes}, {"fsize", c->fsize_bytes},
-      {"nofile", c->nofile}, {"stack", c->stack_bytes}};
-  for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
-    if (req[i].v == unset) fail("--%s is required", req[i].n);
-  if (c->memory_bytes < (4u << 20)) fail("--memory below 4 MiB cannot start any program");
-  if (c->pids < 1 || c->cpu_ms < 1 || c->wall_ms < 1) fail("--pids, --cpu-ms and --wall-ms must be at least 1");
-  if (c->scratch_bytes < 4096) fail("--scratch-bytes must be at least 4096");
-  if (c->n_collect > 0 && c->collect_fd < 0) fail("--collect needs --collect-fd");
   if (strlen(c->hostname) > 64) fail("--hostname is longer than 64 bytes");
+  if (c->prepare_fd < 0) {
+    check_run(c);
+  } else {
+    /* A prepared sandbox gets its run's options later, all of them at once. */
+    char **program = c->argv;
+    struct config given = *c;
+    given.argv = NULL;
+    reset_run(c);
+    if (program[0] || memcmp(&given, c, sizeof given) != 0) fail("--prepare takes no run options and no program");
+  }
+}
+
+void parse_run_args(struct config *c, int argc, char **argv) {
+  reset_run(c);
+  take_all(c, argc, argv, true);
+  check_run(c);
+}
+
+int split_args(char *buf, size_t len, char **argv, int max) {
+  int argc = 0;
+  for (char *p = buf; p < buf + len && argc < max - 1; p += strlen(p) + 1) argv[argc++] = p;
+  argv[argc] = NULL;
+  return argc;
 }

@@ -93,13 +93,8 @@ static void create_v2(const struct config *cfg, struct cgroup *cg) {
   if (!has_file(dir, "memory.max") || !has_file(dir, "pids.max"))
     fail("cgroup v2: %s lacks the memory or pids controller; they must be enabled in %s/cgroup.subtree_control "
          "(the worker does at start, in the cgroup delegated to it; README: Cgroups)", dir, cfg->cg2_parent);
-  put(dir, "memory.max", "%llu", (unsigned long long)cfg->memory_bytes);
   if (has_file(dir, "memory.swap.max")) put(dir, "memory.swap.max", "0");
   put(dir, "memory.oom.group", "1"); /* an OOM kills the whole run, not one process */
-  put(dir, "pids.max", "%llu", (unsigned long long)cfg->pids);
-  /* Without a delegated cpu controller, CPU time is still measured from
-   * cpu.stat and enforced by supervise.c; only the bandwidth cap is lost. */
-  if (cfg->cpus_milli && has_file(dir, "cpu.max")) put(dir, "cpu.max", "%llu 100000", (unsigned long long)cfg->cpus_milli * 100);
   cg->cpu_usage_fd = open_in(dir, "cpu.stat");
   /* POLLPRI when it changed since it was last read. A cgroup (kernfs) file
    * polls as changed until it has been read once, so read it now (else the
@@ -123,20 +118,12 @@ static void create_v1(const struct config *cfg, struct cgroup *cg) {
     make_group(parent, dir, sizeof cg->paths[0]);
     seen |= kind;
     if (kind & C_MEMORY) {
-      put(dir, "memory.limit_in_bytes", "%llu", (unsigned long long)cfg->memory_bytes);
-      if (has_file(dir, "memory.memsw.limit_in_bytes"))
-        put(dir, "memory.memsw.limit_in_bytes", "%llu", (unsigned long long)cfg->memory_bytes);
       put(dir, "memory.swappiness", "0");
       /* An eventfd that fires on OOM, so the run is killed whole at once. */
       cg->oom_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
       int ctl = open_in(dir, "memory.oom_control");
       put(dir, "cgroup.event_control", "%d %d", cg->oom_fd, ctl);
       close(ctl);
-    }
-    if (kind & C_PIDS) put(dir, "pids.max", "%llu", (unsigned long long)cfg->pids);
-    if ((kind & C_CPU) && cfg->cpus_milli) {
-      put(dir, "cpu.cfs_period_us", "100000");
-      put(dir, "cpu.cfs_quota_us", "%llu", (unsigned long long)cfg->cpus_milli * 100);
     }
     if (kind & C_CPUACCT) cg->cpu_usage_fd = open_in(dir, "cpuacct.usage");
   }
@@ -152,6 +139,32 @@ void cgroup_create(const struct config *cfg, struct cgroup *cg) {
   cg->version = cfg->cg_version;
   if (cg->version == 2) create_v2(cfg, cg);
   else create_v1(cfg, cg);
+}
+
+/* The run's limits; a prepared sandbox gets them when its run comes, before
+ * anything of the run starts (until then only init, our code, is inside). */
+void cgroup_limit(struct cgroup *cg, const struct config *cfg) {
+  const unsigned long long mem = cfg->memory_bytes, pids = cfg->pids, quota = cfg->cpus_milli * 100;
+  for (int i = 0; i < cg->n; i++) {
+    const char *dir = cg->paths[i];
+    if (cg->version == 2) {
+      put(dir, "memory.max", "%llu", mem);
+      put(dir, "pids.max", "%llu", pids);
+      /* Without a delegated cpu controller, CPU time is still measured from
+       * cpu.stat and enforced by supervise.c; only the bandwidth cap is lost. */
+      if (quota && has_file(dir, "cpu.max")) put(dir, "cpu.max", "%llu 100000", quota);
+      continue;
+    }
+    if (v1_kinds[i] & C_MEMORY) {
+      put(dir, "memory.limit_in_bytes", "%llu", mem);
+      if (has_file(dir, "memory.memsw.limit_in_bytes")) put(dir, "memory.memsw.limit_in_bytes", "%llu", mem);
+    }
+    if (v1_kinds[i] & C_PIDS) put(dir, "pids.max", "%llu", pids);
+    if ((v1_kinds[i] & C_CPU) && quota) {
+      put(dir, "cpu.cfs_period_us", "100000");
+      put(dir, "cpu.cfs_quota_us", "%llu", quota);
+    }
+  }
 }
 
 void cgroup_attach(struct cgroup *cg, pid_t pid) {

@@ -44,7 +44,9 @@ struct config {
   const char *collect[MAX_COLLECT];
   int n_collect;
   uint64_t collect_max_bytes;
-  uint64_t launched_us; /* CLOCK_MONOTONIC at the launcher's start: set-up time counts from here */
+  int prepare_fd;       /* --prepare: the run's options come later, on this fd */
+  uint64_t launched_us; /* CLOCK_MONOTONIC at the launcher's start, or when a prepared
+                         * sandbox got its run: set-up time counts from here */
 };
 
 /* What init tells the supervisor over the status pipe (one write each,
@@ -86,6 +88,11 @@ struct cgroup {
 
 /* args.c */
 void parse_args(struct config *cfg, int argc, char **argv);
+/* A prepared sandbox's run: only the run's own options, then -- PROGRAM. */
+void parse_run_args(struct config *cfg, int argc, char **argv);
+/* NUL-separated strings into argv (NULL-ended, at most max - 1); argc. */
+int split_args(char *buf, size_t len, char **argv, int max);
+#define MAX_REQUEST (256 * 1024)
 
 /* fail.c: errors go into the JSON report, never into the program's stderr */
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -109,7 +116,8 @@ _Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, siz
 
 /* mount.c: the mount namespace lie, the root file system from pieces */
 int mount_clone_flag(void);
-void mount_build_root(const struct config *cfg, int status_fd);
+void mount_build_image(const struct config *cfg, int status_fd);   /* the same for every run of an image */
+void mount_build_scratch(const struct config *cfg, int status_fd); /* the run's own: scratch, files, cwd */
 
 /* net.c, uts.c, ipc.c: the remaining lies */
 int net_clone_flag(void);
@@ -120,6 +128,7 @@ int ipc_clone_flag(void);
 
 /* cgroup.c: the one thing that is not a lie */
 void cgroup_create(const struct config *cfg, struct cgroup *cg);
+void cgroup_limit(struct cgroup *cg, const struct config *cfg);
 void cgroup_attach(struct cgroup *cg, pid_t pid);
 uint64_t cgroup_cpu_usage_us(struct cgroup *cg);
 void cgroup_mark_start(struct cgroup *cg);
@@ -148,6 +157,7 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
 #define SERVE_FD_REPORT 100
 #define SERVE_FD_FILES 101
 #define SERVE_FD_COLLECT 102
+#define SERVE_FD_RUN 103
 _Noreturn void serve_main(const char *path, int (*launch)(int, char **));
 
 /* report.c */

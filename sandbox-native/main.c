@@ -10,7 +10,10 @@
  *   4. put init in the cgroup while it still runs as our uid (cgroup v1
  *      refuses to move a task of another uid);
  *   5. let it go: init builds the root file system (mount.c), names the host
- *      (uts.c), brings up loopback if asked (net.c) and starts the program;
+ *      (uts.c), brings up loopback if asked (net.c) and starts the program.
+ *      A prepared sandbox (--prepare) waits between the image's root and the
+ *      run's scratch for the run's own options, so that a run finds most of
+ *      its sandbox built;
  *   6. supervise: pump stdin and output, enforce CPU, wall, memory and output
  *      limits, kill the whole run at once (supervise.c);
  *   7. read the cgroup's accounting, write the report (report.c), then wait
@@ -42,6 +45,35 @@ static void cleanup_on_fail(void) {
   cgroup_remove(&run_cgroup);
 }
 
+/* Prepared (--prepare): init builds the image's root meanwhile, and we wait
+ * for the run's options. None (the worker gave the sandbox up): remove it
+ * all. Else they are checked here, the run's limits go on the cgroup, and
+ * init gets the options too; set-up time counts from now. */
+static void await_run(struct config *cfg, int go_fd) {
+  static char blob[MAX_REQUEST + 1];
+  static char *argv[1024];
+  size_t len = 0;
+  ssize_t n;
+  while (len < MAX_REQUEST && (n = read(cfg->prepare_fd, blob + len, MAX_REQUEST - len)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("read the run's options: %s", strerror(errno));
+    len += (size_t)n;
+  }
+  if (len == 0) {
+    cleanup_on_fail();
+    _exit(0);
+  }
+  if (len == MAX_REQUEST) fail("the run's options are longer than %d bytes", MAX_REQUEST);
+  close(cfg->prepare_fd);
+  cfg->launched_us = mono_us();
+  blob[len] = 0;
+  parse_run_args(cfg, split_args(blob, len, argv, 1024), argv);
+  cgroup_limit(&run_cgroup, cfg);
+  uint32_t l = (uint32_t)len;
+  /* Init gone (it failed to build the root): supervise reports its error. */
+  if (write_all_ret(go_fd, &l, sizeof l) == 0) (void)write_all_ret(go_fd, blob, len);
+}
+
 static int launch(int argc, char **argv) {
   struct config cfg;
   parse_args(&cfg, argc, argv);
@@ -53,6 +85,7 @@ static int launch(int argc, char **argv) {
    * memory (we hold the seccomp program and the run's descriptors). */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0)
     fail("prctl: %s", strerror(errno));
+  signal(SIGPIPE, SIG_IGN); /* a dead init or worker is an error to report, not our end */
   if (getppid() == 1) fail("the worker is gone");
 
   size_t bpf_len;
@@ -60,6 +93,7 @@ static int launch(int argc, char **argv) {
 
   cgroup_create(&cfg, &run_cgroup);
   fail_set_cleanup(cleanup_on_fail);
+  if (cfg.prepare_fd < 0) cgroup_limit(&run_cgroup, &cfg);
 
   /* status: init -> us; go: us -> init; stdio: the program's 0, 1, 2. */
   int status_pipe[2], go_pipe[2], in_pipe[2], out_pipe[2], err_pipe[2];
@@ -95,6 +129,7 @@ static int launch(int argc, char **argv) {
 
   cgroup_attach(&run_cgroup, init_pid);
   if (write(go_pipe[1], "g", 1) != 1) fail("init died before it could start");
+  if (cfg.prepare_fd >= 0) await_run(&cfg, go_pipe[1]);
   close(go_pipe[1]);
 
   struct outcome out;

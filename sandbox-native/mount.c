@@ -1,15 +1,17 @@
 /* The mount namespace lie: a root file system built from pieces.
  *   /          the image: one read-only layer bound, or several composed with
  *              overlayfs (lowerdir only, so still read-only); nosuid, nodev
- *   /box /tmp  one tmpfs with a size and inode cap (the run's scratch),
- *   /dev/shm   shared by these three so that one cap bounds them all; with
- *              --box-lower, /box is an overlay of those read-only files (a
- *              compile's artifacts, shared by every test) under the scratch
  *   /dev       a read-only tmpfs with null, zero, full, random, urandom bound
  *              from the host, and the fd/stdin/stdout/stderr links
  *   /proc      fresh, for this PID namespace, hidepid=invisible
  *   /sys       absent: nothing there is for a program under test
- * then pivot_root and the old root detached: the host is gone.
+ * then pivot_root and the old root detached: the host is gone. That much is
+ * the same for every run of an image, and a prepared sandbox stops there.
+ * The run's own part comes next:
+ *   /box /tmp  one tmpfs with a size and inode cap (the run's scratch),
+ *   /dev/shm   shared by these three so that one cap bounds them all; with
+ *              --box-lower, /box is an overlay of those read-only files (a
+ *              compile's artifacts, shared by every test) under the scratch
  * The image must hold the mount points /box, /tmp, /proc and /dev. */
 #include "launcher.h"
 
@@ -26,12 +28,10 @@
 
 #define STAGE "/tmp"
 #define ROOT STAGE "/root"
-#define SCRATCH STAGE "/scratch"
 
 int mount_clone_flag(void) { return CLONE_NEWNS; }
 
 static int status;
-static int box_lower_fd = -1;
 
 static void mnt(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
   if (mount(src, dst, type, flags, data) != 0)
@@ -64,6 +64,7 @@ static void build_image_root(const struct config *cfg) {
     fds[i] = open(cfg->layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fds[i] < 0) child_fail(status, "open layer %s: %s", cfg->layers[i], strerror(errno));
   }
+  int box_lower_fd = -1;
   if (cfg->box_lower && (box_lower_fd = open(cfg->box_lower, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
     child_fail(status, "open %s: %s", cfg->box_lower, strerror(errno));
   /* Layers opened with the worker's own access; from here on, our host uid
@@ -73,7 +74,6 @@ static void build_image_root(const struct config *cfg) {
   setfsuid(SANDBOX_ID);
   mnt("ruse", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0700");
   make_dir(ROOT, 0755);
-  make_dir(SCRATCH, 0755);
   if (cfg->n_layers == 1) {
     snprintf(src, sizeof src, "/proc/self/fd/%d", fds[0]);
     bind_ro(src, ROOT, 0);
@@ -87,38 +87,53 @@ static void build_image_root(const struct config *cfg) {
     mnt("overlay", ROOT, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
   }
   for (int i = 0; i < cfg->n_layers; i++) close(fds[i]);
+  if (box_lower_fd >= 0) {
+    /* Read-only on /box for now; the run's overlay goes on top of it. */
+    need_dir(ROOT SANDBOX_HOME, "the working directory");
+    snprintf(src, sizeof src, "/proc/self/fd/%d", box_lower_fd);
+    bind_ro(src, ROOT SANDBOX_HOME, 0);
+    close(box_lower_fd);
+  }
 }
 
-static void build_scratch(const struct config *cfg) {
+/* After pivot_root: the scratch tmpfs goes on /tmp, where its directories
+ * are made and the files copied in; box, tmp and shm are then bound where
+ * they belong, tmp last, on top of the scratch's own root, which no path
+ * reaches from then on. */
+void mount_build_scratch(const struct config *cfg, int status_fd) {
+  status = status_fd;
   char opts[128];
   snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0755", (unsigned long long)cfg->scratch_bytes,
            (unsigned long long)cfg->scratch_inodes);
-  mnt("scratch", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, opts);
-  make_dir(SCRATCH "/box", 0755);
-  if (box_lower_fd >= 0) make_dir(SCRATCH "/box-work", 0700);
-  make_dir(SCRATCH "/tmp", 01777);
-  make_dir(SCRATCH "/shm", 01777);
+  mnt("scratch", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts);
+  make_dir("/tmp/box", 0755);
+  if (cfg->box_lower) make_dir("/tmp/box-work", 0700);
+  make_dir("/tmp/tmp", 01777);
+  make_dir("/tmp/shm", 01777);
   if (cfg->files_fd >= 0) {
     /* Safe by name: this tmpfs is brand new and no program has run yet. */
-    int box = open(SCRATCH "/box", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    int box = open("/tmp/box", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (box < 0) child_fail(status, "open box: %s", strerror(errno));
     files_copy_in(cfg->files_fd, box, status);
     close(box);
     close(cfg->files_fd);
   }
-  need_dir(ROOT "/box", "the working directory");
-  need_dir(ROOT "/tmp", "/tmp");
-  if (box_lower_fd >= 0) {
-    /* New and changed files land in the scratch; the artifacts stay shared. */
-    char opts[160];
-    snprintf(opts, sizeof opts, "lowerdir=/proc/self/fd/%d,upperdir=%s,workdir=%s", box_lower_fd, SCRATCH "/box",
-             SCRATCH "/box-work");
-    mnt("box", ROOT "/box", "overlay", MS_NOSUID | MS_NODEV, opts);
-    close(box_lower_fd);
+  if (cfg->box_lower) {
+    /* New and changed files land in the scratch; the artifacts (bound on
+     * /box with the image) stay shared, under the overlay, out of reach. */
+    mnt("box", SANDBOX_HOME, "overlay", MS_NOSUID | MS_NODEV,
+        "lowerdir=" SANDBOX_HOME ",upperdir=/tmp/box,workdir=/tmp/box-work");
   } else {
-    mnt(SCRATCH "/box", ROOT "/box", NULL, MS_BIND, NULL);
+    mnt("/tmp/box", SANDBOX_HOME, NULL, MS_BIND, NULL);
   }
-  mnt(SCRATCH "/tmp", ROOT "/tmp", NULL, MS_BIND, NULL);
+  mnt("/tmp/shm", "/dev/shm", NULL, MS_BIND, NULL);
+  mnt("/tmp/tmp", "/tmp", NULL, MS_BIND, NULL);
+  if (chdir(SANDBOX_HOME) != 0) child_fail(status, "chdir %s: %s", SANDBOX_HOME, strerror(errno));
+  /* A working directory outside the root (a leaked fd, CVE-2024-21626) shows
+   * as "(unreachable)": refuse to start rather than hand it to the program. */
+  char cwd[64];
+  if (!getcwd(cwd, sizeof cwd) || strcmp(cwd, SANDBOX_HOME) != 0)
+    child_fail(status, "working directory is not %s inside the new root", SANDBOX_HOME);
 }
 
 static void build_dev(void) {
@@ -145,17 +160,17 @@ static void build_dev(void) {
     snprintf(dst, sizeof dst, ROOT "/dev/%s", links[i][0]);
     if (symlink(links[i][1], dst) != 0) child_fail(status, "symlink %s: %s", dst, strerror(errno));
   }
-  make_dir(ROOT "/dev/shm", 0755);
-  mnt(SCRATCH "/shm", ROOT "/dev/shm", NULL, MS_BIND, NULL);
+  make_dir(ROOT "/dev/shm", 0755); /* the scratch's shm goes here */
   mnt(NULL, ROOT "/dev", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755");
 }
 
-void mount_build_root(const struct config *cfg, int status_fd) {
+void mount_build_image(const struct config *cfg, int status_fd) {
   status = status_fd;
   /* Nothing we mount may propagate back to the host. */
   mnt(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
   build_image_root(cfg);
-  build_scratch(cfg);
+  need_dir(ROOT SANDBOX_HOME, "the working directory");
+  need_dir(ROOT "/tmp", "/tmp");
   build_dev();
   need_dir(ROOT "/proc", "/proc");
   mnt("proc", ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible");
@@ -165,10 +180,5 @@ void mount_build_root(const struct config *cfg, int status_fd) {
   if (chdir(ROOT) != 0) child_fail(status, "chdir new root: %s", strerror(errno));
   if (syscall(SYS_pivot_root, ".", ".") != 0) child_fail(status, "pivot_root: %s", strerror(errno));
   if (umount2(".", MNT_DETACH) != 0) child_fail(status, "detach old root: %s", strerror(errno));
-  if (chdir(SANDBOX_HOME) != 0) child_fail(status, "chdir %s: %s", SANDBOX_HOME, strerror(errno));
-  /* A working directory outside the root (a leaked fd, CVE-2024-21626) shows
-   * as "(unreachable)": refuse to start rather than hand it to the program. */
-  char cwd[64];
-  if (!getcwd(cwd, sizeof cwd) || strcmp(cwd, SANDBOX_HOME) != 0)
-    child_fail(status, "working directory is not %s inside the new root", SANDBOX_HOME);
+  if (chdir("/") != 0) child_fail(status, "chdir /: %s", strerror(errno));
 }

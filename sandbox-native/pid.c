@@ -67,22 +67,38 @@ static _Noreturn void start_program(const struct config *cfg, const unsigned cha
   child_fail(status_fd, "cannot execute '%s': %s", cfg->argv[0], strerror(errno));
 }
 
-_Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, size_t bpf_len,
+/* A prepared sandbox's run: its options, as the supervisor checked them. */
+static void await_run(struct config *cfg, int go_fd) {
+  uint32_t len;
+  static char blob[MAX_REQUEST + 1];
+  static char *argv[1024];
+  if (read_full(go_fd, &len, sizeof len) || len == 0 || len > MAX_REQUEST || read_full(go_fd, blob, len))
+    _exit(1); /* no run is coming: the supervisor removes the sandbox */
+  blob[len] = 0;
+  parse_run_args(cfg, split_args(blob, len, argv, 1024), argv);
+}
+
+_Noreturn void init_main(const struct config *shape, const unsigned char *bpf, size_t bpf_len,
                          int go_fd, int status_fd, int stdio_fds[3]) {
   prctl(PR_SET_PDEATHSIG, SIGKILL); /* the supervisor's death ends the run */
   prctl(PR_SET_DUMPABLE, 0);
-  close(cfg->report_fd);
-  close(cfg->seccomp_fd);
+  close(shape->report_fd);
+  close(shape->seccomp_fd);
+  if (shape->prepare_fd >= 0) close(shape->prepare_fd);
   char go;
   if (read(go_fd, &go, 1) != 1) _exit(1); /* the supervisor failed before mapping us */
-  close(go_fd);
 
   /* Now that we are in the run's cgroup, a cgroup namespace rooted there:
    * /proc/self/cgroup shows "/" and nothing of the host's layout. */
   if (unshare(CLONE_NEWCGROUP) != 0) child_fail(status_fd, "unshare cgroup namespace: %s", strerror(errno));
 
-  mount_build_root(cfg, status_fd);
-  uts_setup(cfg, status_fd);
+  mount_build_image(shape, status_fd);
+  uts_setup(shape, status_fd);
+  struct config run = *shape;
+  const struct config *cfg = &run;
+  if (shape->prepare_fd >= 0) await_run(&run, go_fd);
+  close(go_fd);
+  mount_build_scratch(cfg, status_fd);
   net_setup(cfg, status_fd);
   int box = open(SANDBOX_HOME, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (box < 0) child_fail(status_fd, "open %s: %s", SANDBOX_HOME, strerror(errno));

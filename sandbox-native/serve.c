@@ -6,11 +6,13 @@
  * pipes on its descriptors and carries them over the one connection as frames:
  *   frame: u8 type, u32 length (little-endian), data
  *   worker -> mux: REQUEST (the launcher's argv, NUL-separated), then FILES
- *                  data and STDIN data, each ended by an empty frame
+ *                  data and STDIN data, each ended by an empty frame; for a
+ *                  prepared sandbox (--prepare SERVE_FD_RUN) first RUN data,
+ *                  the run's options, ended by an empty frame (alone: none)
  *   mux -> worker: STDOUT, STDERR, REPORT, COLLECT data, each ended by an
  *                  empty frame, then EXIT (u32 wait status of the launcher)
  * The launcher sees exactly what it would from a direct spawn: 0, 1, 2 and
- * the report, files and collect descriptors at SERVE_FD_*; descriptors the
+ * the report, files, collect and run descriptors at SERVE_FD_*; descriptors the
  * server inherited (the seccomp file, the slots' namespaces) stay open. */
 #include "launcher.h"
 
@@ -26,8 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { F_REQUEST = 0, F_STDIN = 1, F_FILES = 2, F_STDOUT = 11, F_STDERR = 12, F_REPORT = 13, F_COLLECT = 14, F_EXIT = 20 };
-#define MAX_REQUEST (256 * 1024)
+enum { F_REQUEST = 0, F_STDIN = 1, F_FILES = 2, F_RUN = 3, F_STDOUT = 11, F_STDERR = 12, F_REPORT = 13, F_COLLECT = 14, F_EXIT = 20 };
 
 static void send_frame(int conn, int type, const void *data, uint32_t len) {
   unsigned char h[5] = {(unsigned char)type, (unsigned char)len, (unsigned char)(len >> 8), (unsigned char)(len >> 16),
@@ -53,29 +54,28 @@ static _Noreturn void mux(int conn, int (*launch)(int, char **)) {
   if (!req || read_full(conn, req, len)) _exit(1);
   req[len] = 0;
   char *argv[1024];
-  int argc = 0;
-  for (char *p = req; p < req + len && argc < 1023; p += strlen(p) + 1) argv[argc++] = p;
-  argv[argc] = NULL;
+  int argc = split_args(req, len, argv, 1024);
 
-  /* in[]: worker -> launcher (stdin, files); out[]: launcher -> worker. */
-  int in[2][2], out[4][2];
-  const int in_fd[2] = {0, SERVE_FD_FILES}, out_fd[4] = {1, 2, SERVE_FD_REPORT, SERVE_FD_COLLECT};
+  /* in[]: worker -> launcher (stdin, files, run); out[]: launcher -> worker. */
+  enum { NIN = 3 };
+  int in[NIN][2], out[4][2];
+  const int in_fd[NIN] = {0, SERVE_FD_FILES, SERVE_FD_RUN}, out_fd[4] = {1, 2, SERVE_FD_REPORT, SERVE_FD_COLLECT};
   const int out_type[4] = {F_STDOUT, F_STDERR, F_REPORT, F_COLLECT};
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < NIN; i++)
     if (pipe2(in[i], O_CLOEXEC)) _exit(1);
   for (int i = 0; i < 4; i++)
     if (pipe2(out[i], O_CLOEXEC)) _exit(1);
   pid_t child = fork();
   if (child < 0) _exit(1);
   if (child == 0) {
-    for (int i = 0; i < 2; i++) dup2(in[i][0], in_fd[i]); /* dup2 clears O_CLOEXEC */
+    for (int i = 0; i < NIN; i++) dup2(in[i][0], in_fd[i]); /* dup2 clears O_CLOEXEC */
     for (int i = 0; i < 4; i++) dup2(out[i][1], out_fd[i]);
-    for (int i = 0; i < 2; i++) close(in[i][0]), close(in[i][1]);
+    for (int i = 0; i < NIN; i++) close(in[i][0]), close(in[i][1]);
     for (int i = 0; i < 4; i++) close(out[i][0]), close(out[i][1]);
     close(conn);
     exit(launch(argc, argv));
   }
-  for (int i = 0; i < 2; i++) close(in[i][0]);
+  for (int i = 0; i < NIN; i++) close(in[i][0]);
   for (int i = 0; i < 4; i++) close(out[i][1]);
   signal(SIGPIPE, SIG_IGN);
 
@@ -112,15 +112,16 @@ static _Noreturn void mux(int conn, int (*launch)(int, char **)) {
           send_frame(conn, out_type[i], buf, (uint32_t)r);
         }
       } else if (idx[k] == 101) {
-        if (read_header(conn, &type, &len) || (type != F_STDIN && type != F_FILES) || len > sizeof buf) {
+        if (read_header(conn, &type, &len) || (type != F_STDIN && type != F_FILES && type != F_RUN) ||
+            len > sizeof buf) {
           /* The worker went away: the launcher dies with us (PDEATHSIG). */
           _exit(1);
         }
-        int which = type == F_STDIN ? 0 : 1;
+        int which = type == F_STDIN ? 0 : type == F_FILES ? 1 : 2;
         if (len == 0) {
           if (in[which][1] >= 0) close(in[which][1]);
           in[which][1] = -1;
-          if (in[0][1] < 0 && in[1][1] < 0) conn_open = false;
+          if (in[0][1] < 0 && in[1][1] < 0 && in[2][1] < 0) conn_open = false;
           continue;
         }
         pending = pending ? pending : malloc(sizeof buf);

@@ -71,9 +71,12 @@ function expectOk(r: SandboxResult): void {
 }
 
 /**
- * Host processes whose real, effective, saved or fs uid is one of this
- * sandbox's slots (slots are machine-wide exclusive: another worker's runs
- * never use them).
+ * Host processes whose real, effective or saved uid is one of this sandbox's
+ * slots (slots are machine-wide exclusive: another worker's runs never use
+ * them): the uids that signals and ptrace go by. The fs uid is left out: the
+ * init of a slot's prepared sandbox (our code, of the worker's uid, not
+ * dumpable, alone in a PID namespace of its own) has the slot's fs uid, so
+ * that the files it makes belong to runner.
  */
 function processesOfSlots(): string[] {
   const mine = new Set(sb.slotUids());
@@ -88,7 +91,7 @@ function processesOfSlots(): string[] {
     }
     const m = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
     if (!m) continue;
-    if (m.slice(1).some((u) => mine.has(Number(u)))) {
+    if (m.slice(1, 4).some((u) => mine.has(Number(u)))) {
       found.push(`${d} ${/^Name:\s+(.*)$/m.exec(status)?.[1]} uids ${m.slice(1).join(",")}`);
     }
   }

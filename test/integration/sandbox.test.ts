@@ -3,9 +3,9 @@
 // were measured on the development host (2 vCPUs, cgroup v1, kernel 6.18);
 // RUSE_MEASURE=1 test/integration/sandbox-margins.test.ts re-measures them.
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
@@ -296,6 +296,70 @@ describe("accounting", () => {
 });
 
 // ---- collected files and the program's limits ----------------------------------------------
+
+describe("prepared sandboxes", () => {
+  /** The run cgroups under the host's parents (run-PID, one per launcher). */
+  function runCgroups(): Set<string> {
+    const parents = sb.host.cgroups.version === 2 ? [sb.host.cgroups.parent] : sb.host.cgroups.parents;
+    return new Set(parents.flatMap((p) => readdirSync(p).filter((d) => d.startsWith("run-")).map((d) => join(p, d))));
+  }
+
+  it("a slot's next run of the same image gets a prepared sandbox, with nothing left of the run before", async () => {
+    const one = await openSandbox(1);
+    try {
+      let first = true;
+      for (const path of ["/tmp/left", "/box/left", "/dev/shm/left"]) {
+        for (let i = 0; i < 2; i++) {
+          const r = await runProbe(one, ["write", path]);
+          expect(r.verdict, describeRun(r)).toBe("ok");
+          // O_EXCL: EEXIST if the scratch of the run before were still there.
+          expect(`${path} ${kv(r.stdout).write}`).toBe(`${path} OK`);
+          expect(r.prepared).toBe(!first);
+          first = false;
+        }
+      }
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("each run's limits are its own, not those of the run the sandbox was prepared after", async () => {
+    const one = await openSandbox(1);
+    try {
+      const wide = await runProbe(one, ["forkmax"], { limits: { processes: 32 } });
+      const narrow = await runProbe(one, ["forkmax"], { limits: { processes: 8 } });
+      const small = await runProbe(one, ["touch", "96"], { limits: { memoryBytes: 48 * MiB } });
+      const big = await runProbe(one, ["touch", "96"], { limits: { memoryBytes: 256 * MiB } });
+      for (const r of [narrow, small, big]) expect(r.prepared, describeRun(r)).toBe(true);
+      expect(Number(kv(wide.stdout).forked)).toBeGreaterThan(8);
+      expect(Number(kv(narrow.stdout).forked)).toBeLessThanOrEqual(8 - 1);
+      expect(small.verdict, describeRun(small)).toBe("memory_limit_exceeded");
+      expect(big.verdict, describeRun(big)).toBe("ok");
+    } finally {
+      await one.close();
+    }
+  });
+
+  it("a prepared sandbox no run takes (another shape, or close) is removed whole, cgroups too", async () => {
+    const before = runCgroups();
+    const one = await openSandbox(1);
+    const lower = mkdtempSync(join(scratch, "lower-"));
+    chmodSync(lower, 0o755);
+    try {
+      expect((await runProbe(one, ["exit", "0"])).verdict).toBe("ok"); // leaves one prepared for the base image
+      // It is built while nothing waits on it: its cgroup comes soon after.
+      const added = () => [...runCgroups()].filter((d) => !before.has(d));
+      for (let i = 0; i < 200 && added().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(new Set(added().map((d) => basename(d))).size).toBe(1); // one run-PID, in each v1 hierarchy
+      const other = await runProbe(one, ["exit", "0"], { boxLower: lower }); // another shape: that one goes
+      expect(other.verdict, describeRun(other)).toBe("ok");
+      expect(other.prepared).toBe(false);
+    } finally {
+      await one.close();
+    }
+    expect([...runCgroups()].filter((d) => !before.has(d))).toEqual([]);
+  });
+});
 
 describe("copying out collected files does not count against the program", () => {
   // Init copies the files out after the program and all its processes are

@@ -7,19 +7,29 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 
-const F = { request: 0, stdin: 1, files: 2, stdout: 11, stderr: 12, report: 13, collect: 14, exit: 20 } as const;
+const F = { request: 0, stdin: 1, files: 2, run: 3, stdout: 11, stderr: 12, report: 13, collect: 14, exit: 20 } as const;
 const CHUNK = 65536;
 
 /** The descriptors a served launcher has: fixed by serve.c. */
-export const SERVED_FD = { seccomp: 3, firstUserns: 4, report: 100, files: 101, collect: 102 } as const;
+export const SERVED_FD = { seccomp: 3, firstUserns: 4, report: 100, files: 101, collect: 102, run: 103 } as const;
 
 export interface ServedRun {
   stdout: Buffer;
   stderr: Buffer;
   report: Buffer;
   collect: Buffer;
-  /** the launcher's wait status, or null if the connection broke */
+  /** the launcher's wait status; null if it had not exited yet, or the connection broke */
   status: number | null;
+}
+
+/** What a run gives its launcher once it starts. */
+export interface RunInput {
+  files: Buffer | null;
+  /** a buffer, or a stream carried as it flows (an interactor's output) */
+  stdin: Buffer | Readable;
+  timeoutMs: number;
+  /** also receives the program's stdout as it comes */
+  stdoutTo?: Writable;
 }
 
 function frame(type: number, data?: Buffer): Buffer {
@@ -34,9 +44,111 @@ function* chunks(type: number, data: Buffer): Generator<Buffer> {
   yield frame(type);
 }
 
+/**
+ * One launcher, on one connection. Started at once (`start`), or prepared:
+ * the sandbox is built up to its image's root while nothing waits on it, and
+ * `start` later hands it the run's own options (then `runArgv`), or `abort`
+ * has it removed.
+ */
+export class Launch {
+  private readonly sock: Socket;
+  private readonly out = { stdout: [] as Buffer[], stderr: [] as Buffer[], report: [] as Buffer[], collect: [] as Buffer[] };
+  private buf: Buffer = Buffer.alloc(0);
+  private status: number | null = null;
+  private ended = 0;
+  private closed = false;
+  private guard?: NodeJS.Timeout;
+  private input?: RunInput;
+  private resolve?: (r: ServedRun) => void;
+
+  constructor(path: string, argv: string[], onClose: (l: Launch) => void) {
+    this.sock = connect(path);
+    this.sock.on("error", () => {});
+    this.sock.on("close", () => {
+      clearTimeout(this.guard);
+      this.closed = true;
+      onClose(this);
+      this.done();
+    });
+    this.sock.on("data", (d: Buffer) => this.onData(d));
+    this.sock.write(frame(F.request, Buffer.from(argv.join("\0"))));
+  }
+
+  /** The launcher is gone or going: a prepared one that failed is of no use. */
+  get over(): boolean {
+    return this.closed || this.status !== null || this.ended > 0;
+  }
+
+  /**
+   * Runs: `runArgv` are the run's options for a prepared launcher (null for
+   * one whose argv held them). Resolves when all four streams have ended
+   * with a report: the launcher writes it before it tears the run down
+   * (status is then null), and the connection stays open until it exits.
+   */
+  start(runArgv: string[] | null, input: RunInput): Promise<ServedRun> {
+    this.input = input;
+    const result = new Promise<ServedRun>((r) => (this.resolve = r));
+    this.guard = setTimeout(() => this.sock.destroy(), input.timeoutMs); // the mux, then the run, die with it
+    const { sock } = this;
+    sock.cork(); // the options, files and a buffered stdin go in one writev
+    for (const f of chunks(F.run, Buffer.from(runArgv ? ["ruse-launch", ...runArgv].join("\0") : ""))) sock.write(f);
+    for (const f of chunks(F.files, input.files ?? Buffer.alloc(0))) sock.write(f);
+    if (Buffer.isBuffer(input.stdin)) for (const f of chunks(F.stdin, input.stdin)) sock.write(f);
+    sock.uncork();
+    if (!Buffer.isBuffer(input.stdin)) {
+      input.stdin.on("data", (d: Buffer) => {
+        for (let o = 0; o < d.length; o += CHUNK) sock.write(frame(F.stdin, d.subarray(o, o + CHUNK)));
+      });
+      input.stdin.on("end", () => sock.write(frame(F.stdin)));
+    }
+    if (this.closed) this.done();
+    return result;
+  }
+
+  /** A prepared launcher no run will use: it removes its sandbox and exits. */
+  abort(): void {
+    if (!this.closed) this.sock.write(frame(F.run));
+  }
+
+  private done(): void {
+    const input = this.input;
+    if (!this.resolve || !input) return;
+    if (input.stdoutTo && !input.stdoutTo.writableEnded) input.stdoutTo.end();
+    const cat = (b: Buffer[]) => Buffer.concat(b);
+    const { out } = this;
+    this.resolve({ stdout: cat(out.stdout), stderr: cat(out.stderr), report: cat(out.report), collect: cat(out.collect), status: this.status });
+    this.resolve = undefined;
+  }
+
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    const { out, input } = this;
+    while (this.buf.length >= 5) {
+      const len = this.buf.readUInt32LE(1);
+      if (this.buf.length < 5 + len) break;
+      const type = this.buf[0]!;
+      const data = this.buf.subarray(5, 5 + len);
+      this.buf = this.buf.subarray(5 + len);
+      const stdoutTo = input?.stdoutTo;
+      if (type === F.stdout) {
+        if (data.length) out.stdout.push(data);
+        if (stdoutTo && !stdoutTo.writableEnded) data.length ? stdoutTo.write(data) : stdoutTo.end();
+      } else if (type === F.stderr) out.stderr.push(data);
+      else if (type === F.report) out.report.push(data);
+      else if (type === F.collect) out.collect.push(data);
+      else if (type === F.exit) {
+        this.status = data.readUInt32LE(0);
+        if (input && !Buffer.isBuffer(input.stdin)) input.stdin.removeAllListeners("data").removeAllListeners("end").resume();
+        this.sock.end(); // the mux waits for this before it goes
+      }
+      if (!len && type >= F.stdout && type <= F.collect && ++this.ended === 4 && out.report.length) this.done();
+    }
+  }
+}
+
 export class ForkServer {
-  /** connections of runs whose launcher has not exited yet */
-  private readonly open = new Set<Socket>();
+  /** launches whose launcher has not exited yet */
+  private readonly open = new Set<Launch>();
   private idle?: () => void;
 
   private constructor(
@@ -57,69 +169,14 @@ export class ForkServer {
     return new ForkServer(proc, path);
   }
 
-  /**
-   * One run: argv for the launcher, its files stream and stdin (a buffer, or
-   * a stream carried as it flows: an interactor's output); its stdout is also
-   * written to `stdoutTo` as it comes. Resolves when all four streams have
-   * ended with a report: the launcher writes it before it tears the run down
-   * (status is then null), and the connection stays open until it exits.
-   */
-  run(argv: string[], files: Buffer | null, stdin: Buffer | Readable, timeoutMs: number, stdoutTo?: Writable): Promise<ServedRun> {
-    return new Promise((resolve) => {
-      const sock: Socket = connect(this.path);
-      const out = { stdout: [] as Buffer[], stderr: [] as Buffer[], report: [] as Buffer[], collect: [] as Buffer[] };
-      let buf: Buffer = Buffer.alloc(0);
-      let status: number | null = null;
-      let ended = 0;
-      const done = () => {
-        if (stdoutTo && !stdoutTo.writableEnded) stdoutTo.end();
-        const cat = (b: Buffer[]) => Buffer.concat(b);
-        resolve({ stdout: cat(out.stdout), stderr: cat(out.stderr), report: cat(out.report), collect: cat(out.collect), status });
-      };
-      const guard = setTimeout(() => sock.destroy(), timeoutMs); // the mux, then the run, die with it
-      this.open.add(sock);
-      sock.on("error", () => {});
-      sock.on("close", () => {
-        clearTimeout(guard);
-        this.open.delete(sock);
-        if (!this.open.size) this.idle?.();
-        done();
-      });
-      sock.on("data", (d: Buffer) => {
-        buf = buf.length ? Buffer.concat([buf, d]) : d;
-        while (buf.length >= 5) {
-          const len = buf.readUInt32LE(1);
-          if (buf.length < 5 + len) break;
-          const type = buf[0]!;
-          const data = buf.subarray(5, 5 + len);
-          buf = buf.subarray(5 + len);
-          if (!len && type >= F.stdout && type <= F.collect && ++ended === 4 && out.report.length) done();
-          if (type === F.stdout) {
-            if (data.length) out.stdout.push(data);
-            if (stdoutTo && !stdoutTo.writableEnded) data.length ? stdoutTo.write(data) : stdoutTo.end();
-          }
-          else if (type === F.stderr) out.stderr.push(data);
-          else if (type === F.report) out.report.push(data);
-          else if (type === F.collect) out.collect.push(data);
-          else if (type === F.exit) {
-            status = data.readUInt32LE(0);
-            if (!Buffer.isBuffer(stdin)) stdin.removeAllListeners("data").removeAllListeners("end").resume();
-            sock.end(); // the mux waits for this before it goes
-          }
-        }
-      });
-      sock.cork(); // the request, files and a buffered stdin go in one writev
-      sock.write(frame(F.request, Buffer.from(argv.join("\0"))));
-      for (const f of chunks(F.files, files ?? Buffer.alloc(0))) sock.write(f);
-      if (Buffer.isBuffer(stdin)) for (const f of chunks(F.stdin, stdin)) sock.write(f);
-      sock.uncork();
-      if (!Buffer.isBuffer(stdin)) {
-        stdin.on("data", (d: Buffer) => {
-          for (let o = 0; o < d.length; o += CHUNK) sock.write(frame(F.stdin, d.subarray(o, o + CHUNK)));
-        });
-        stdin.on("end", () => sock.write(frame(F.stdin)));
-      }
+  /** A launcher for `argv`: started at once with `launch.start(null, ...)`, or prepared (--prepare). */
+  launch(argv: string[]): Launch {
+    const l = new Launch(this.path, argv, (gone) => {
+      this.open.delete(gone);
+      if (!this.open.size) this.idle?.();
     });
+    this.open.add(l);
+    return l;
   }
 
   /** Stops the server once every launcher has exited (finished tearing its run down). */

@@ -11,7 +11,7 @@ import { describeHost, detectHost, type Host } from "./host.js";
 import { SlotPool, type Slot } from "./slots.js";
 import { decodeCollected, encodeFiles, type CollectedFile, type SandboxFile } from "./files-stream.js";
 import { launcherReport, verdictOf, type SandboxVerdict } from "./report.js";
-import { ForkServer, SERVED_FD } from "./fork-server.js";
+import { ForkServer, SERVED_FD, type Launch, type ServedRun } from "./fork-server.js";
 
 let servers = 0;
 
@@ -78,7 +78,10 @@ export interface SandboxResult {
   /** which limit ended the run, if one did */
   limit: "cpu" | "wall" | "memory" | "output" | null;
   oomKilled: boolean;
+  /** set-up time: from the launcher's start, or for a prepared sandbox from the moment the run was handed to it */
   setupMs: number;
+  /** the run found its sandbox prepared (built up to the image's root before it came) */
+  prepared: boolean;
   collected: CollectedFile[];
   /** why the sandbox failed (verdict internal_error) */
   error?: string;
@@ -101,6 +104,7 @@ function internalError(error: string, stdout: Buffer = Buffer.alloc(0), stderr: 
     limit: null,
     oomKilled: false,
     setupMs: 0,
+    prepared: false,
     collected: [],
     error,
   };
@@ -114,9 +118,9 @@ function checkLimits(l: SandboxLimits): string | null {
   return null;
 }
 
-function launcherArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
-  const l = spec.limits;
-  const a: string[] = [];
+/** The sandbox's shape: what a prepared sandbox is built with. */
+function shapeArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
+  const a: string[] = ["ruse-launch"];
   for (const layer of spec.layers) a.push("--layer", layer);
   if (spec.boxLower) a.push("--box-lower", spec.boxLower);
   if (slot.uidHost === null || slot.gidHost === null) a.push("--weak-same-uid");
@@ -124,6 +128,14 @@ function launcherArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
   a.push("--userns-fd", String(SERVED_FD.firstUserns + slot.index));
   if (host.cgroups.version === 2) a.push("--cgroup-v2", host.cgroups.parent);
   else for (const p of host.cgroups.parents) a.push("--cgroup-v1", p);
+  a.push("--report-fd", String(SERVED_FD.report), "--seccomp-fd", String(SERVED_FD.seccomp));
+  return a;
+}
+
+/** The run's own options (sandbox-native/args.c: is_run_option), then the program. */
+function runArgs(spec: SandboxSpec): string[] {
+  const l = spec.limits;
+  const a: string[] = [];
   const n = (x: number) => String(Math.ceil(x));
   a.push("--memory", n(l.memoryBytes), "--pids", n(l.processes), "--cpu-ms", n(l.cpuMs), "--wall-ms", n(l.wallMs));
   a.push("--output-bytes", n(l.outputBytes), "--scratch-bytes", n(l.scratchBytes), "--fsize", n(l.fileSizeBytes));
@@ -131,14 +143,13 @@ function launcherArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
   if (l.cpus) a.push("--cpus", n(l.cpus * 1000));
   for (const [k, v] of Object.entries(spec.env ?? {})) a.push("--env", `${k}=${v}`);
   if (spec.network) a.push("--net-loopback");
-  a.push("--report-fd", String(SERVED_FD.report), "--seccomp-fd", String(SERVED_FD.seccomp));
   if (spec.files?.length) a.push("--files-fd", String(SERVED_FD.files));
   if (spec.collect?.length) {
     a.push("--collect-fd", String(SERVED_FD.collect), "--collect-max", n(spec.collectMaxBytes ?? 16 << 20));
     for (const c of spec.collect) a.push("--collect", c);
   }
   a.push("--", ...spec.argv);
-  return ["ruse-launch", ...a];
+  return a;
 }
 
 /** The program in a private file, opened read-only and unlinked at once. */
@@ -152,6 +163,16 @@ function seccompFile(bpf: Buffer): number {
 }
 
 export class Sandbox {
+  /**
+   * Per slot, a sandbox prepared for the next run: built, while the worker
+   * waits for work, with the shape of the slot's last run (the same image,
+   * most often), up to its image's root. A run of that shape only adds its
+   * scratch, files and program; one of another shape removes it and starts
+   * afresh. It holds no process of the slot's uid, nothing of any run.
+   */
+  private readonly prepared = new Map<number, { shape: string; launch: Launch }>();
+  private closing = false;
+
   private constructor(
     readonly host: Host,
     /** the compiled seccomp program, as an open unlinked file every run reads */
@@ -195,6 +216,9 @@ export class Sandbox {
 
   /** Resolves when every launcher has finished tearing its run down. */
   async close(): Promise<void> {
+    this.closing = true;
+    for (const { launch } of this.prepared.values()) launch.abort();
+    this.prepared.clear();
     await this.server.close();
     this.slots.close();
     closeSync(this.seccompFd);
@@ -236,10 +260,24 @@ export class Sandbox {
   private async launch(spec: SandboxSpec, slot: Slot): Promise<SandboxResult> {
     const files = spec.files?.length ? encodeFiles(spec.files) : null;
     const stdin = typeof spec.stdin === "string" ? Buffer.from(spec.stdin) : (spec.stdin ?? Buffer.alloc(0));
-    const served = await this.server.run(launcherArgs(spec, this.host, slot), files, stdin, spec.limits.wallMs + LAUNCHER_GRACE_MS, spec.stdoutTo);
+    const input = { files, stdin, timeoutMs: spec.limits.wallMs + LAUNCHER_GRACE_MS, stdoutTo: spec.stdoutTo };
+    const shape = shapeArgs(spec, this.host, slot);
+    const key = shape.join("\0");
+    const ready = this.prepared.get(slot.index);
+    this.prepared.delete(slot.index);
+    let served: ServedRun;
+    const prepared = !!ready && ready.shape === key && !ready.launch.over;
+    if (prepared) {
+      served = await ready.launch.start(runArgs(spec), input);
+    } else {
+      ready?.launch.abort();
+      served = await this.server.launch([...shape, ...runArgs(spec)]).start(null, input);
+    }
+    // The slot's next run most likely has the same shape: build it now.
+    if (!this.closing) this.prepared.set(slot.index, { shape: key, launch: this.server.launch([...shape, "--prepare", String(SERVED_FD.run)]) });
     const { stdout, stderr } = served;
     const text = served.report.toString();
-    const code = served.status === null ? "a broken connection" : `wait status ${served.status}`;
+    const code = served.status === null ? "no exit status" : `wait status ${served.status}`;
     let parsed;
     try {
       parsed = launcherReport.safeParse(JSON.parse(text));
@@ -270,6 +308,7 @@ export class Sandbox {
       limit: r.limit === "setup" ? null : r.limit,
       oomKilled: r.oomKilled,
       setupMs: ms(r.setupUs),
+      prepared,
       collected,
     };
   }
