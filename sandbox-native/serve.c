@@ -24,16 +24,25 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 enum { F_REQUEST = 0, F_STDIN = 1, F_FILES = 2, F_RUN = 3, F_STDOUT = 11, F_STDERR = 12, F_REPORT = 13, F_COLLECT = 14, F_EXIT = 20 };
 
+/* Header and data in one writev: one wake-up of the worker, not two. */
 static void send_frame(int conn, int type, const void *data, uint32_t len) {
   unsigned char h[5] = {(unsigned char)type, (unsigned char)len, (unsigned char)(len >> 8), (unsigned char)(len >> 16),
                         (unsigned char)(len >> 24)};
-  if (write_all_ret(conn, h, sizeof h) || (len && write_all_ret(conn, data, len))) _exit(1);
+  struct iovec iov[2] = {{h, sizeof h}, {(void *)data, len}};
+  ssize_t n;
+  while ((n = writev(conn, iov, len ? 2 : 1)) < 0 && errno == EINTR) {}
+  if (n < 0) _exit(1);
+  size_t done = (size_t)n;
+  if (done < sizeof h && write_all_ret(conn, h + done, sizeof h - done)) _exit(1);
+  size_t sent = done > sizeof h ? done - sizeof h : 0;
+  if (sent < len && write_all_ret(conn, (const char *)data + sent, len - sent)) _exit(1);
 }
 
 static int read_header(int conn, int *type, uint32_t *len) {
