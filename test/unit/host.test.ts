@@ -115,6 +115,16 @@ describe("detectCgroups v1", () => {
       controllers: ["memory", "pids", "cpuacct"],
     });
   });
+  it("removes the run cgroups a killed worker left in every hierarchy", () => {
+    const root = tree({ "memory/ruse/": "", "pids/ruse/": "", "cpuacct/ruse/": "" });
+    const dead = spawnSync("/bin/true").pid!;
+    for (const c of ["memory", "pids", "cpuacct"]) {
+      mkdirSync(join(root, c, "ruse", `run-${dead}`));
+      mkdirSync(join(root, c, "ruse", `run-${process.pid}`));
+    }
+    detectCgroups(root, "ruse");
+    for (const c of ["memory", "pids", "cpuacct"]) expect(readdirSync(join(root, c, "ruse"))).toEqual([`run-${process.pid}`]);
+  });
   it("refuses without pids, naming the fix", () => {
     const root = tree({ "memory/ruse/": "", "cpuacct/ruse/": "" });
     expect(() => detectCgroups(root, "ruse")).toThrow(/pids controller has no delegated .*scripts\/setup\.sh/);

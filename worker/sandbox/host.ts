@@ -227,6 +227,7 @@ export function detectCgroups(root = "/sys/fs/cgroup", name = "ruse", v2: V2Opti
       throw new Error(`cgroup v1: the ${c} controller has no delegated ${dir}; ${fix}`);
     }
   }
+  for (const p of parents) removeStaleRuns(p);
   return { version: 1, parents, controllers };
 }
 
