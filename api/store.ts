@@ -3,6 +3,7 @@
 // (SET NX): a job retried after a worker died mid-run cannot give a second,
 // different result. Metrics are counters in one hash, so that any API
 // process can serve /metrics for every worker.
+import { createHash } from "node:crypto";
 import type { RedisOptions } from "ioredis";
 import type { Redis } from "ioredis";
 import type { RunResult } from "./schemas.js";
@@ -70,6 +71,8 @@ for h, name in ipairs({'run_duration_seconds', 'queue_wait_seconds'}) do
 end
 return 0`;
 
+const FINISH_RUN_SHA = createHash("sha1").update(FINISH_RUN).digest("hex");
+
 /** The script fails on a NaN after it stored the result: a bad clock reading counts as 0. */
 const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
 
@@ -85,11 +88,19 @@ export async function finishRun(
   r: { language: string; verdict: string; runSeconds: number; waitSeconds: number; notify: boolean },
 ): Promise<void> {
   const json = JSON.stringify(result);
-  await redis.eval(
-    FINISH_RUN, 3, RESULT_KEY(result.id), METRICS, DONE_CHANNEL,
+  const args = [
+    3, RESULT_KEY(result.id), METRICS, DONE_CHANNEL,
     json, ttlSeconds, r.notify ? doneNotice(result.id, json) : "", `runs_total|${r.language}|${r.verdict}`,
     r.verdict === "internal_error" ? "1" : "0", finite(r.runSeconds), finite(r.waitSeconds), ...BUCKETS,
-  );
+  ] as const;
+  // By its hash: Redis keeps the script once loaded, and the text is sent
+  // (EVAL, which loads it) only when this Redis has not seen it yet.
+  try {
+    await redis.evalsha(FINISH_RUN_SHA, ...args);
+  } catch (e) {
+    if (!String((e as Error).message).startsWith("NOSCRIPT")) throw e;
+    await redis.eval(FINISH_RUN, ...args);
+  }
 }
 
 /** Prometheus text format, from the counters hash and the queue's counts. */
