@@ -117,10 +117,12 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
   char error[sizeof((struct init_msg *)0)->text] = "";
 
   /* The run is over when init is gone, or earlier, when the program and all
-   * it started are dead (DONE), their output has ended and init has closed
-   * its descriptors (files copied out): the report need not wait for init's
-   * exit, whose namespace teardown waits on RCU grace periods. */
-  while (!init_gone && !(have_exit && status_fd < 0 && p.out_r[0] < 0 && p.out_r[1] < 0)) {
+   * it started are dead (DONE) and their output has ended, and init has no
+   * files to copy out or has closed its descriptors (copied them): the
+   * report need not wait for init's exit, whose namespace teardown waits on
+   * RCU grace periods. */
+  while (!init_gone &&
+         !(have_exit && (status_fd < 0 || cfg->collect_fd < 0) && p.out_r[0] < 0 && p.out_r[1] < 0)) {
     uint64_t now = mono_us(), wait_us;
     if (!started) {
       if (now - t0 >= SETUP_TIMEOUT_US) kill_run(cg, pidfd, out, LIMIT_SETUP);
@@ -208,7 +210,8 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
     while (p.out_r[i] >= 0) pump_output(cfg, &p, i, cg, pidfd, out);
   if (status_fd >= 0) {
     struct init_msg m;
-    while (read(status_fd, &m, sizeof m) == (ssize_t)sizeof m) {
+    /* Unless init is gone, we left at DONE and init has nothing more to say. */
+    while (init_gone && read(status_fd, &m, sizeof m) == (ssize_t)sizeof m) {
       if (m.kind == MSG_DONE) {
         have_exit = true;
         wstatus = m.wstatus;
