@@ -1,7 +1,9 @@
 // Per-run cost of the sandbox: /bin/true and python3 -c pass, bare, in ruse
 // (namespaces, per-slot uid, cgroup, seccomp, squashfs image) and in
 // bubblewrap (`bwrap --unshare-all` with read-only binds of the host: no
-// cgroup, no seccomp, no image), all spawned from Node the same way.
+// cgroup, no seccomp, no image), all spawned from Node the same way. Ruse
+// twice: once with time before it (its sandbox prepared, as a playground's
+// runs come), once right after the other (set-up on its path again).
 import { spawn } from "node:child_process";
 import { layersFor } from "../rootfs/images.js";
 import { languageEnv, getLanguage } from "../rootfs/languages.js";
@@ -36,7 +38,10 @@ export async function benchSandbox(rounds: number): Promise<void> {
       const t = await compare(
         [
           { name: "bare", run: () => exec([...argv]) },
+          // After the bare run: its sandbox has had time to be prepared.
           { name: "ruse", run: () => inRuse(image, [...argv]) },
+          // Right after the one before: its sandbox is still being prepared.
+          { name: "ruse, back to back", run: () => inRuse(image, [...argv]) },
           { name: "bwrap --unshare-all", run: () => exec([...BWRAP, ...argv]) },
         ],
         rounds,
