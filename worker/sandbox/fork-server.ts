@@ -150,6 +150,7 @@ export class ForkServer {
   /** launches whose launcher has not exited yet */
   private readonly open = new Set<Launch>();
   private idle?: () => void;
+  private closing?: Promise<void>;
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -180,8 +181,11 @@ export class ForkServer {
   }
 
   /** Stops the server once every launcher has exited (finished tearing its run down). */
-  async close(): Promise<void> {
-    if (this.open.size) await new Promise<void>((r) => (this.idle = r));
-    this.proc.stdin?.end();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.open.size) await new Promise<void>((r) => (this.idle = r));
+      this.proc.stdin?.end();
+    })();
+    return this.closing;
   }
 }

@@ -171,7 +171,7 @@ export class Sandbox {
    * afresh. It holds no process of the slot's uid, nothing of any run.
    */
   private readonly prepared = new Map<number, { shape: string; launch: Launch }>();
-  private closing = false;
+  private closing?: Promise<void>;
 
   private constructor(
     readonly host: Host,
@@ -214,14 +214,16 @@ export class Sandbox {
     return `${describeHost(this.host)}; ${this.slots.size} slots`;
   }
 
-  /** Resolves when every launcher has finished tearing its run down. */
-  async close(): Promise<void> {
-    this.closing = true;
-    for (const { launch } of this.prepared.values()) launch.abort();
-    this.prepared.clear();
-    await this.server.close();
-    this.slots.close();
-    closeSync(this.seccompFd);
+  /** Resolves when every launcher has finished tearing its run down (once, however often called). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const { launch } of this.prepared.values()) launch.abort();
+      this.prepared.clear();
+      await this.server.close();
+      this.slots.close();
+      closeSync(this.seccompFd);
+    })();
+    return this.closing;
   }
 
   async run(spec: SandboxSpec): Promise<SandboxResult> {
