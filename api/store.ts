@@ -71,7 +71,7 @@ for h, name in ipairs({'run_duration_seconds', 'queue_wait_seconds'}) do
 end
 return 0`;
 
-const FINISH_RUN_SHA = createHash("sha1").update(FINISH_RUN).digest("hex");
+let finishRunSha = "";
 
 /** The script fails on a NaN after it stored the result: a bad clock reading counts as 0. */
 const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
@@ -95,8 +95,9 @@ export async function finishRun(
   ] as const;
   // By its hash: Redis keeps the script once loaded, and the text is sent
   // (EVAL, which loads it) only when this Redis has not seen it yet.
+  finishRunSha ||= createHash("sha1").update(FINISH_RUN).digest("hex"); // on first use, not at import
   try {
-    await redis.evalsha(FINISH_RUN_SHA, ...args);
+    await redis.evalsha(finishRunSha, ...args);
   } catch (e) {
     if (!String((e as Error).message).startsWith("NOSCRIPT")) throw e;
     await redis.eval(FINISH_RUN, ...args);
