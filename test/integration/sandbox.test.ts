@@ -347,10 +347,11 @@ describe("prepared sandboxes", () => {
     chmodSync(lower, 0o755);
     try {
       expect((await runProbe(one, ["exit", "0"])).verdict).toBe("ok"); // leaves one prepared for the base image
-      // It is built while nothing waits on it: its cgroup comes soon after.
-      const added = () => [...runCgroups()].filter((d) => !before.has(d));
-      for (let i = 0; i < 200 && added().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(new Set(added().map((d) => basename(d))).size).toBe(1); // one run-PID, in each v1 hierarchy
+      // Built while the run goes on; the run's own cgroup goes just after its
+      // report: soon, one run-PID is left (in each v1 hierarchy).
+      const added = () => new Set([...runCgroups()].filter((d) => !before.has(d)).map((d) => basename(d)));
+      for (let i = 0; i < 200 && added().size !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(added().size).toBe(1);
       const other = await runProbe(one, ["exit", "0"], { boxLower: lower }); // another shape: that one goes
       expect(other.verdict, describeRun(other)).toBe("ok");
       expect(other.prepared).toBe(false);

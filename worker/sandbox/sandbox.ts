@@ -164,9 +164,9 @@ function seccompFile(bpf: Buffer): number {
 
 export class Sandbox {
   /**
-   * Per slot, a sandbox prepared for the next run: built, while the worker
-   * waits for work, with the shape of the slot's last run (the same image,
-   * most often), up to its image's root. A run of that shape only adds its
+   * Per slot, a sandbox prepared for the next run: built, while the slot's
+   * run goes on, with the shape of that run (the same image, most often),
+   * up to its image's root. A run of that shape only adds its
    * scratch, files and program; one of another shape removes it and starts
    * afresh. It holds no process of the slot's uid, nothing of any run.
    */
@@ -267,16 +267,14 @@ export class Sandbox {
     const key = shape.join("\0");
     const ready = this.prepared.get(slot.index);
     this.prepared.delete(slot.index);
-    let served: ServedRun;
     const prepared = !!ready && ready.shape === key && !ready.launch.over;
-    if (prepared) {
-      served = await ready.launch.start(runArgs(spec), input);
-    } else {
-      ready?.launch.abort();
-      served = await this.server.launch([...shape, ...runArgs(spec)]).start(null, input);
-    }
-    // The slot's next run most likely has the same shape: build it now.
+    if (!prepared) ready?.launch.abort();
+    const running = prepared ? ready.launch.start(runArgs(spec), input) : this.server.launch([...shape, ...runArgs(spec)]).start(null, input);
+    // The slot's next run most likely has the same shape: its sandbox is
+    // built now, while this one runs, so that under load (the next run
+    // already waiting) it is ready too.
     if (!this.closing) this.prepared.set(slot.index, { shape: key, launch: this.server.launch([...shape, "--prepare", String(SERVED_FD.run)]) });
+    const served = await running;
     const { stdout, stderr } = served;
     const text = served.report.toString();
     const code = served.status === null ? "no exit status" : `wait status ${served.status}`;
