@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -49,14 +50,32 @@ static void cleanup_on_fail(void) {
  * for the run's options. None (the worker gave the sandbox up): remove it
  * all. Else they are checked here, the run's limits go on the cgroup, and
  * init gets the options too; set-up time counts from now. */
-static void await_run(struct config *cfg, int go_fd) {
+static void await_run(struct config *cfg, int go_fd, int status_fd) {
   static char blob[MAX_REQUEST + 1];
   static char *argv[1024];
   size_t len = 0;
   ssize_t n;
-  while (len < MAX_REQUEST && (n = read(cfg->prepare_fd, blob + len, MAX_REQUEST - len)) != 0) {
+  for (;;) {
+    /* Init failing to build the root is reported at once, not at the run's
+     * hand-over: the worker then sees this sandbox gone and starts afresh. */
+    struct pollfd fds[2] = {{cfg->prepare_fd, POLLIN, 0}, {status_fd, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      fail("poll: %s", strerror(errno));
+    }
+    if (fds[1].revents) {
+      struct init_msg m;
+      if (read(status_fd, &m, sizeof m) == (ssize_t)sizeof m && m.kind == MSG_ERROR) {
+        m.text[sizeof m.text - 1] = 0;
+        fail("%s", m.text);
+      }
+      fail("init died while building the sandbox");
+    }
+    if (len == MAX_REQUEST) break;
+    n = read(cfg->prepare_fd, blob + len, MAX_REQUEST - len);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail("read the run's options: %s", strerror(errno));
+    if (n == 0) break;
     len += (size_t)n;
   }
   if (len == 0) {
@@ -129,7 +148,7 @@ static int launch(int argc, char **argv) {
 
   cgroup_attach(&run_cgroup, init_pid);
   if (write(go_pipe[1], "g", 1) != 1) fail("init died before it could start");
-  if (cfg.prepare_fd >= 0) await_run(&cfg, go_pipe[1]);
+  if (cfg.prepare_fd >= 0) await_run(&cfg, go_pipe[1], status_pipe[0]);
   close(go_pipe[1]);
 
   struct outcome out;

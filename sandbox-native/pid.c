@@ -82,6 +82,12 @@ _Noreturn void init_main(const struct config *shape, const unsigned char *bpf, s
                          int go_fd, int status_fd, int stdio_fds[3]) {
   prctl(PR_SET_PDEATHSIG, SIGKILL); /* the supervisor's death ends the run */
   prctl(PR_SET_DUMPABLE, 0);
+  /* Init writes nothing on stdio (errors go on the status pipe); holding the
+   * supervisor's 1 and 2 would keep the worker's streams open until its exit. */
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int i = 0; i < 3; i++)
+    if (null < 0 || dup2(null, i) != i) child_fail(status_fd, "/dev/null on stdio: %s", strerror(errno));
+  close(null);
   close(shape->report_fd);
   close(shape->seccomp_fd);
   if (shape->prepare_fd >= 0) close(shape->prepare_fd);
@@ -137,6 +143,9 @@ _Noreturn void init_main(const struct config *shape, const unsigned char *bpf, s
   while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
   /* The program's time ends here: copying files out is not its. */
   send_msg(status_fd, MSG_DONE, wstatus, end_us ? end_us : mono_us());
-  if (cfg->collect_fd >= 0) files_collect(cfg, box);
+  if (cfg->collect_fd >= 0) {
+    files_collect(cfg, box);
+    close(cfg->collect_fd); /* the stream's end, before init's own */
+  }
   _exit(0);
 }

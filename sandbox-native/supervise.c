@@ -122,7 +122,7 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
    * report need not wait for init's exit, whose namespace teardown waits on
    * RCU grace periods. */
   while (!init_gone &&
-         !(have_exit && (status_fd < 0 || cfg->collect_fd < 0) && p.out_r[0] < 0 && p.out_r[1] < 0)) {
+         !(have_exit && (status_fd < 0 || cfg->n_collect == 0) && p.out_r[0] < 0 && p.out_r[1] < 0)) {
     uint64_t now = mono_us(), wait_us;
     if (!started) {
       if (now - t0 >= SETUP_TIMEOUT_US) kill_run(cg, pidfd, out, LIMIT_SETUP);

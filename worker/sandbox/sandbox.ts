@@ -143,9 +143,11 @@ function runArgs(spec: SandboxSpec): string[] {
   if (l.cpus) a.push("--cpus", n(l.cpus * 1000));
   for (const [k, v] of Object.entries(spec.env ?? {})) a.push("--env", `${k}=${v}`);
   if (spec.network) a.push("--net-loopback");
-  if (spec.files?.length) a.push("--files-fd", String(SERVED_FD.files));
+  // Both streams always: unnamed, the launcher and init would hold the mux's
+  // pipes open, and the run's streams would end only when they exit.
+  a.push("--files-fd", String(SERVED_FD.files), "--collect-fd", String(SERVED_FD.collect));
   if (spec.collect?.length) {
-    a.push("--collect-fd", String(SERVED_FD.collect), "--collect-max", n(spec.collectMaxBytes ?? 16 << 20));
+    a.push("--collect-max", n(spec.collectMaxBytes ?? 16 << 20));
     for (const c of spec.collect) a.push("--collect", c);
   }
   a.push("--", ...spec.argv);
@@ -171,6 +173,8 @@ export class Sandbox {
    * afresh. It holds no process of the slot's uid, nothing of any run.
    */
   private readonly prepared = new Map<number, { shape: string; launch: Launch }>();
+  /** per slot, the shape of its last run */
+  private readonly lastShape = new Map<number, string>();
   private closing?: Promise<void>;
 
   private constructor(
@@ -260,7 +264,7 @@ export class Sandbox {
   }
 
   private async launch(spec: SandboxSpec, slot: Slot): Promise<SandboxResult> {
-    const files = spec.files?.length ? encodeFiles(spec.files) : null;
+    const files = encodeFiles(spec.files ?? []);
     const stdin = typeof spec.stdin === "string" ? Buffer.from(spec.stdin) : (spec.stdin ?? Buffer.alloc(0));
     const input = { files, stdin, timeoutMs: spec.limits.wallMs + LAUNCHER_GRACE_MS, stdoutTo: spec.stdoutTo };
     const shape = shapeArgs(spec, this.host, slot);
@@ -272,8 +276,13 @@ export class Sandbox {
     const running = prepared ? ready.launch.start(runArgs(spec), input) : this.server.launch([...shape, ...runArgs(spec)]).start(null, input);
     // The slot's next run most likely has the same shape: its sandbox is
     // built now, while this one runs, so that under load (the next run
-    // already waiting) it is ready too.
-    if (!this.closing) this.prepared.set(slot.index, { shape: key, launch: this.server.launch([...shape, "--prepare", String(SERVED_FD.run)]) });
+    // already waiting) it is ready too. Not when the slot's shapes change
+    // run by run (a compile and its tests, a program and its checker): each
+    // would be built for nothing.
+    const previous = this.lastShape.get(slot.index);
+    this.lastShape.set(slot.index, key);
+    if (!this.closing && (previous === undefined || previous === key))
+      this.prepared.set(slot.index, { shape: key, launch: this.server.launch([...shape, "--prepare", String(SERVED_FD.run)]) });
     const served = await running;
     const { stdout, stderr } = served;
     const text = served.report.toString();
