@@ -323,6 +323,23 @@ describe("prepared sandboxes", () => {
     }
   });
 
+  it("a slot whose shape changes run by run gets no prepared sandbox, until a shape repeats", async () => {
+    const one = await openSandbox(1);
+    const lower = mkdtempSync(join(scratch, "lower-"));
+    chmodSync(lower, 0o755);
+    try {
+      const seen: boolean[] = [];
+      for (const other of [false, true, true, true, false, false, false]) {
+        const r = await runProbe(one, ["exit", "0"], other ? { boxLower: lower } : {});
+        expect(r.verdict, describeRun(r)).toBe("ok");
+        seen.push(r.prepared);
+      }
+      expect(seen).toEqual([false, false, false, true, false, false, true]);
+    } finally {
+      await one.close();
+    }
+  });
+
   it("each run's limits are its own, not those of the run the sandbox was prepared after", async () => {
     const one = await openSandbox(1);
     try {
