@@ -105,10 +105,19 @@ static void reset_run(struct config *c) {
   c->argv = NULL;
 }
 
+static bool run_option_given;
+
+static const char *option_name(int o) {
+  for (const struct option *p = opts; p->name; p++)
+    if (p->val == o) return p->name;
+  return "?";
+}
+
 /* One option into c; only run options when run_only. */
 static void take(struct config *c, int o, const char *a, bool run_only, char *const argv[]) {
   if (run_only && o != '?' && !is_run_option(o))
-    fail("'%s' belongs to the prepared sandbox's shape, not to a run", argv[optind - 1]);
+    fail("--%s belongs to the prepared sandbox's shape, not to a run", option_name(o));
+  if (is_run_option(o)) run_option_given = true;
   switch (o) {
     case O_LAYER:
       if (c->n_layers == MAX_LAYERS) fail("too many --layer (max %d)", MAX_LAYERS);
@@ -194,6 +203,7 @@ void parse_args(struct config *c, int argc, char **argv) {
     if (strcmp(argv[i], "--report-fd") == 0 && fcntl(atoi(argv[i + 1]), F_GETFD) >= 0 && atoi(argv[i + 1]) > 2)
       fail_set_report_fd(atoi(argv[i + 1]));
 
+  run_option_given = false;
   take_all(c, argc, argv, false);
   if (c->weak_same_uid == (c->uid_host >= 0))
     fail("give either --uid-host/--gid-host (a subuid slot) or --weak-same-uid");
@@ -217,11 +227,8 @@ void parse_args(struct config *c, int argc, char **argv) {
     check_run(c);
   } else {
     /* A prepared sandbox gets its run's options later, all of them at once. */
-    char **program = c->argv;
-    struct config given = *c;
-    given.argv = NULL;
+    if (c->argv[0] || run_option_given) fail("--prepare takes no run options and no program");
     reset_run(c);
-    if (program[0] || memcmp(&given, c, sizeof given) != 0) fail("--prepare takes no run options and no program");
   }
 }
 

@@ -3,7 +3,9 @@
 // were measured on the development host (2 vCPUs, cgroup v1, kernel 6.18);
 // RUSE_MEASURE=1 test/integration/sandbox-margins.test.ts re-measures them.
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import type { Readable, Writable } from "node:stream";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
 import { LAUNCHER, type Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
 import { SlotPool } from "../../worker/sandbox/slots.js";
+import { compileSeccompPolicy } from "../../worker/sandbox/seccomp.js";
 import { EMULATED, SLACK, itCalibrated } from "../helpers/emulated.js";
 
 // Under qemu's emulator the limits are still enforced, with margins SLACK
@@ -337,6 +340,40 @@ describe("prepared sandboxes", () => {
       expect(seen).toEqual([false, false, false, true, false, false, true]);
     } finally {
       await one.close();
+    }
+  });
+
+  it("ruse-launch --prepare: a run's options cannot change the shape; none handed over removes it all", async () => {
+    const pool = await SlotPool.create(LAUNCHER, sb.host, 1, join(scratch, "slots-prepare"));
+    const [slot] = await pool.acquire(1);
+    const bpf = join(scratch, "filter.bpf");
+    writeFileSync(bpf, compileSeccompPolicy());
+    const seccompFd = openSync(bpf, "r");
+    const cg = sb.host.cgroups.version === 2 ? ["--cgroup-v2", sb.host.cgroups.parent] : sb.host.cgroups.parents.flatMap((p) => ["--cgroup-v1", p]);
+    const shape = [...baseLayers().flatMap((l) => ["--layer", l]), "--uid-host", String(slot!.uidHost), "--gid-host", String(slot!.gidHost),
+      "--userns-fd", "4", ...cg, "--report-fd", "5", "--seccomp-fd", "3"];
+    /** Starts a launcher with `args`, hands it `run` on fd 6 (then EOF); its exit code and report. */
+    const launch = async (args: string[], run: string[]) => {
+      const child = spawn(LAUNCHER, args, { stdio: ["ignore", "ignore", "ignore", seccompFd, slot!.usernsFd, "pipe", "pipe"] });
+      const stdio = child.stdio as unknown as [null, null, null, null, null, Readable, Writable];
+      let report = "";
+      stdio[5].setEncoding("utf8").on("data", (d: string) => (report += d));
+      stdio[6].end(run.length ? ["ruse-launch", ...run].join("\0") : "");
+      const [code] = (await once(child, "exit")) as [number];
+      return { code, report };
+    };
+    try {
+      const before = runCgroups();
+      const withShape = await launch([...shape, "--prepare", "6"], ["--layer", "/", "--memory", String(64 * MiB), "--", "/bin/true"]);
+      expect(withShape.report).toMatch(/--layer belongs to the prepared sandbox's shape, not to a run/);
+      const withRunOption = await launch([...shape, "--memory", String(64 * MiB), "--prepare", "6"], []);
+      expect(withRunOption.report).toMatch(/--prepare takes no run options and no program/);
+      const none = await launch([...shape, "--prepare", "6"], []);
+      expect(none).toEqual({ code: 0, report: "" });
+      expect([...runCgroups()].filter((d) => !before.has(d))).toEqual([]);
+    } finally {
+      closeSync(seccompFd);
+      pool.close();
     }
   });
 
