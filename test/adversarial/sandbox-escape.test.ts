@@ -533,6 +533,25 @@ describe("runs are isolated from each other", () => {
     }
   });
 
+  it("shared read-only files under /box (box-lower) stay as they were for the host and the next run; /tmp shows only the run's own", async () => {
+    const lower = mkdtempSync(join(hostDir, "lower-"));
+    chmodSync(lower, 0o755);
+    writeFileSync(join(lower, "artifact"), "A\n", { mode: 0o644 });
+    const sh = (script: string) =>
+      sb.run({ layers: baseLayers(), boxLower: lower, argv: ["/bin/sh", "-c", script], env: { PATH: "/usr/bin:/bin" }, limits });
+    const script = "cat artifact; echo B > artifact; echo new > new; rm -f gone; ls -A /tmp /dev/shm; ls -A /box";
+    const first = await sh(script);
+    const second = await sh(script); // same shape: a prepared sandbox, as a judge's next test
+    for (const r of [first, second]) {
+      expect(r.verdict, r.error ?? r.stderr.toString()).toBe("ok");
+      // The artifact as shipped; the scratch's root (box, tmp, shm) out of sight: /tmp and /dev/shm empty.
+      expect(r.stdout.toString()).toBe("A\n/dev/shm:\n\n/tmp:\nartifact\nnew\n");
+    }
+    expect(second.prepared).toBe(true);
+    expect(readFileSync(join(lower, "artifact"), "utf8")).toBe("A\n");
+    expect(readdirSync(lower)).toEqual(["artifact"]);
+  });
+
   it("concurrent runs see nothing of each other's /tmp, /dev/shm, /box or IPC", async () => {
     const done: string[] = [];
     const track = (name: string, p: Promise<SandboxResult>) => p.finally(() => done.push(name));
