@@ -24,7 +24,7 @@ export interface ServedRun {
 
 /** What a run gives its launcher once it starts. */
 export interface RunInput {
-  files: Buffer | null;
+  files: Buffer;
   /** a buffer, or a stream carried as it flows (an interactor's output) */
   stdin: Buffer | Readable;
   timeoutMs: number;
@@ -92,7 +92,7 @@ export class Launch {
     const { sock } = this;
     sock.cork(); // the options, files and a buffered stdin go in one writev
     for (const f of chunks(F.run, Buffer.from(runArgv ? ["ruse-launch", ...runArgv].join("\0") : ""))) sock.write(f);
-    for (const f of chunks(F.files, input.files ?? Buffer.alloc(0))) sock.write(f);
+    for (const f of chunks(F.files, input.files)) sock.write(f);
     if (Buffer.isBuffer(input.stdin)) for (const f of chunks(F.stdin, input.stdin)) sock.write(f);
     sock.uncork();
     if (!Buffer.isBuffer(input.stdin)) {
