@@ -358,6 +358,7 @@ describe("prepared sandboxes", () => {
       const stdio = child.stdio as unknown as [null, null, null, null, null, Readable, Writable];
       let report = "";
       stdio[5].setEncoding("utf8").on("data", (d: string) => (report += d));
+      stdio[6].on("error", () => {}); // EPIPE: a launcher that refused its arguments reads nothing
       stdio[6].end(run.length ? ["ruse-launch", ...run].join("\0") : "");
       const [code] = (await once(child, "exit")) as [number];
       return { code, report };
