@@ -113,6 +113,16 @@ describe("verdicts", () => {
 
 // ---- file system -------------------------------------------------------------------
 
+describe("arguments", () => {
+  it("reach the program as given, empty ones too, the last included", async () => {
+    for (let i = 0; i < 2; i++) { // a cold sandbox, then a prepared one
+      const r = await sb.run({ layers: baseLayers(), argv: ["/bin/sh", "-c", 'printf "%s|" "$#" "$@"', "sh", "", "a b", ""], env: { PATH: "/usr/bin:/bin" }, limits });
+      expect(r.verdict, describeRun(r)).toBe("ok");
+      expect(r.stdout.toString()).toBe("3||a b||");
+    }
+  });
+});
+
 describe("file system", () => {
   it("the root is read-only; /tmp and /box are writable", async () => {
     for (const [path, want] of [

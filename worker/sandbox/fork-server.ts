@@ -39,6 +39,9 @@ function frame(type: number, data?: Buffer): Buffer {
   return data?.length ? Buffer.concat([h, data]) : h;
 }
 
+/** Each string ended by a NUL, so that an empty last one is not lost. */
+const nulTerminated = (strings: string[]): Buffer => Buffer.from(strings.map((x) => `${x}\0`).join(""));
+
 function* chunks(type: number, data: Buffer): Generator<Buffer> {
   for (let o = 0; o < data.length; o += CHUNK) yield frame(type, data.subarray(o, o + CHUNK));
   yield frame(type);
@@ -71,7 +74,7 @@ export class Launch {
       this.done();
     });
     this.sock.on("data", (d: Buffer) => this.onData(d));
-    this.sock.write(frame(F.request, Buffer.from(argv.join("\0"))));
+    this.sock.write(frame(F.request, nulTerminated(argv)));
   }
 
   /** The launcher is gone or going: a prepared one that failed is of no use. */
@@ -91,7 +94,7 @@ export class Launch {
     this.guard = setTimeout(() => this.sock.destroy(), input.timeoutMs); // the mux, then the run, die with it
     const { sock } = this;
     sock.cork(); // the options, files and a buffered stdin go in one writev
-    for (const f of chunks(F.run, Buffer.from(runArgv ? ["ruse-launch", ...runArgv].join("\0") : ""))) sock.write(f);
+    for (const f of chunks(F.run, runArgv ? nulTerminated(["ruse-launch", ...runArgv]) : Buffer.alloc(0))) sock.write(f);
     for (const f of chunks(F.files, input.files)) sock.write(f);
     if (Buffer.isBuffer(input.stdin)) for (const f of chunks(F.stdin, input.stdin)) sock.write(f);
     sock.uncork();
