@@ -232,15 +232,16 @@ void parse_args(struct config *c, int argc, char **argv) {
   }
 }
 
-void parse_run_args(struct config *c, int argc, char **argv) {
+void parse_run_args(struct config *c, char *blob, size_t len) {
+  static char *argv[MAX_ARGS];
   reset_run(c);
-  take_all(c, argc, argv, true);
+  take_all(c, split_args(blob, len, argv), argv, true);
   check_run(c);
 }
 
-int split_args(char *buf, size_t len, char **argv, int max) {
+int split_args(char *buf, size_t len, char **argv) {
   int argc = 0;
-  for (char *p = buf; p < buf + len && argc < max - 1; p += strlen(p) + 1) argv[argc++] = p;
+  for (char *p = buf; p < buf + len && argc < MAX_ARGS - 1; p += strlen(p) + 1) argv[argc++] = p;
   argv[argc] = NULL;
   return argc;
 }

@@ -88,11 +88,14 @@ struct cgroup {
 
 /* args.c */
 void parse_args(struct config *cfg, int argc, char **argv);
-/* A prepared sandbox's run: only the run's own options, then -- PROGRAM. */
-void parse_run_args(struct config *cfg, int argc, char **argv);
-/* NUL-separated strings into argv (NULL-ended, at most max - 1); argc. */
-int split_args(char *buf, size_t len, char **argv, int max);
-#define MAX_REQUEST (256 * 1024)
+/* A prepared sandbox's run: its options as NUL-terminated strings in blob
+ * (len bytes, blob[len] == 0), only the run's own, then -- PROGRAM. The
+ * config points into blob, which must outlive it. */
+void parse_run_args(struct config *cfg, char *blob, size_t len);
+/* NUL-terminated strings into argv (NULL-ended, at most MAX_ARGS - 1); argc. */
+int split_args(char *buf, size_t len, char **argv);
+#define MAX_REQUEST (256 * 1024) /* a launcher's argv, or a run's options */
+#define MAX_ARGS 1024
 
 /* fail.c: errors go into the JSON report, never into the program's stderr */
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -52,7 +52,6 @@ static void cleanup_on_fail(void) {
  * init gets the options too; set-up time counts from now. */
 static void await_run(struct config *cfg, int go_fd, int status_fd) {
   static char blob[MAX_REQUEST + 1];
-  static char *argv[1024];
   size_t len = 0;
   ssize_t n;
   for (;;) {
@@ -86,7 +85,7 @@ static void await_run(struct config *cfg, int go_fd, int status_fd) {
   close(cfg->prepare_fd);
   cfg->launched_us = mono_us();
   blob[len] = 0;
-  parse_run_args(cfg, split_args(blob, len, argv, 1024), argv);
+  parse_run_args(cfg, blob, len);
   cgroup_limit(&run_cgroup, cfg);
   uint32_t l = (uint32_t)len;
   /* Init gone (it failed to build the root): supervise reports its error. */

@@ -71,11 +71,10 @@ static _Noreturn void start_program(const struct config *cfg, const unsigned cha
 static void await_run(struct config *cfg, int go_fd) {
   uint32_t len;
   static char blob[MAX_REQUEST + 1];
-  static char *argv[1024];
   if (read_full(go_fd, &len, sizeof len) || len == 0 || len > MAX_REQUEST || read_full(go_fd, blob, len))
     _exit(1); /* no run is coming: the supervisor removes the sandbox */
   blob[len] = 0;
-  parse_run_args(cfg, split_args(blob, len, argv, 1024), argv);
+  parse_run_args(cfg, blob, len);
 }
 
 _Noreturn void init_main(const struct config *shape, const unsigned char *bpf, size_t bpf_len,

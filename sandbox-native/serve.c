@@ -62,8 +62,8 @@ static _Noreturn void mux(int conn, int (*launch)(int, char **)) {
   char *req = malloc(len + 1);
   if (!req || read_full(conn, req, len)) _exit(1);
   req[len] = 0;
-  char *argv[1024];
-  int argc = split_args(req, len, argv, 1024);
+  char *argv[MAX_ARGS];
+  int argc = split_args(req, len, argv);
 
   /* in[]: worker -> launcher (stdin, files, run); out[]: launcher -> worker. */
   enum { NIN = 3 };
