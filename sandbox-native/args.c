@@ -19,8 +19,11 @@ static const char usage[] =
     "  --uid-host N --gid-host N   host ids of the sandboxed program (via newuidmap/newgidmap)\n"
     "  --weak-same-uid        WEAKER: run the program as the caller's own uid (no subuid range)\n"
     "  --userns-fd N          the slot's user namespace, made by a --hold-userns process\n"
-    "  --hold-userns          make a user namespace mapping runner to the slot's ids, print\n"
-    "                         the pid holding it, and keep it until stdin closes\n"
+    "  --netns-fd N           the slot's network namespace (loopback down), made with it;\n"
+    "                         without it, a new one (needed by --net-loopback)\n"
+    "  --hold-userns          make a user namespace mapping runner to the slot's ids and a\n"
+    "                         network namespace in it, print the pid holding them, and keep\n"
+    "                         them until stdin closes\n"
     "  --slot-lock FILE       with --hold-userns: flock FILE first; exit 75 if another holds it\n"
     "  --cgroup-v2 PARENT | --cgroup-v1 PARENT (repeat per controller)\n"
     "  --memory BYTES --pids N --cpu-ms N --wall-ms N   required limits\n"
@@ -54,7 +57,7 @@ static int fdnum(const char *name, const char *s) {
 enum {
   O_LAYER = 1, O_UIDH, O_GIDH, O_WEAK, O_CG2, O_CG1, O_MEM, O_PIDS, O_CPU, O_WALL, O_CPUS,
   O_OUT, O_SCR, O_SCRI, O_FSIZE, O_NOFILE, O_STACK, O_ENV, O_HOST, O_NET, O_REPORT, O_SECCOMP,
-  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_HOLD, O_SLOTLOCK, O_BOXLOWER, O_PREPARE
+  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_NETNS, O_HOLD, O_SLOTLOCK, O_BOXLOWER, O_PREPARE
 };
 
 /* The run's own options: what a prepared sandbox is given when a run comes.
@@ -74,7 +77,8 @@ static bool is_run_option(int o) {
 static const struct option opts[] = {
     {"layer", 1, 0, O_LAYER},         {"box-lower", 1, 0, O_BOXLOWER},         {"uid-host", 1, 0, O_UIDH},
     {"gid-host", 1, 0, O_GIDH},       {"weak-same-uid", 0, 0, O_WEAK},
-    {"userns-fd", 1, 0, O_USERNS},    {"hold-userns", 0, 0, O_HOLD},
+    {"userns-fd", 1, 0, O_USERNS},    {"netns-fd", 1, 0, O_NETNS},
+    {"hold-userns", 0, 0, O_HOLD},
     {"slot-lock", 1, 0, O_SLOTLOCK},  {"prepare", 1, 0, O_PREPARE},
     {"cgroup-v2", 1, 0, O_CG2},       {"cgroup-v1", 1, 0, O_CG1},
     {"memory", 1, 0, O_MEM},          {"pids", 1, 0, O_PIDS},
@@ -128,6 +132,7 @@ static void take(struct config *c, int o, const char *a, bool run_only, char *co
     case O_GIDH: c->gid_host = (long)num("gid-host", a, 0xfffffffe); break;
     case O_WEAK: c->weak_same_uid = true; break;
     case O_USERNS: c->userns_fd = fdnum("userns-fd", a); break;
+    case O_NETNS: c->netns_fd = fdnum("netns-fd", a); break;
     case O_HOLD: c->hold_userns = true; break;
     case O_SLOTLOCK: c->slot_lock = a; break;
     case O_CG2: c->cg_version = 2; c->cg2_parent = a; break;
@@ -189,13 +194,15 @@ static void check_run(struct config *c) {
   if (c->pids < 1 || c->cpu_ms < 1 || c->wall_ms < 1) fail("--pids, --cpu-ms and --wall-ms must be at least 1");
   if (c->scratch_bytes < 4096) fail("--scratch-bytes must be at least 4096");
   if (c->n_collect > 0 && c->collect_fd < 0) fail("--collect needs --collect-fd");
+  /* The slot's namespace is shared by its runs: its loopback stays down. */
+  if (c->net_loopback && c->netns_fd >= 0) fail("--net-loopback needs a network namespace of its own, not --netns-fd");
 }
 
 void parse_args(struct config *c, int argc, char **argv) {
   memset(c, 0, sizeof *c);
   c->uid_host = c->gid_host = -1;
   reset_run(c);
-  c->report_fd = c->seccomp_fd = c->userns_fd = c->prepare_fd = -1;
+  c->report_fd = c->seccomp_fd = c->userns_fd = c->netns_fd = c->prepare_fd = -1;
   c->hostname = "ruse";
 
   /* The report fd comes first so that every later error can be reported. */

@@ -28,6 +28,7 @@ struct config {
   bool hold_userns;               /* --hold-userns: make and keep a slot's userns */
   const char *slot_lock;          /* with --hold-userns: held while the slot is ours */
   int userns_fd;                  /* the slot's user namespace, for a run */
+  int netns_fd;                   /* the slot's network namespace, or -1: a new one */
   int cg_version;                 /* 1 or 2 */
   const char *cg2_parent;
   const char *cg1_parents[MAX_CG1];
@@ -123,7 +124,8 @@ void mount_build_image(const struct config *cfg, int status_fd);   /* the same f
 void mount_build_scratch(const struct config *cfg, int status_fd); /* the run's own: scratch, files, cwd */
 
 /* net.c, uts.c, ipc.c: the remaining lies */
-int net_clone_flag(void);
+int net_clone_flag(const struct config *cfg);
+void net_enter_namespace(const struct config *cfg);
 void net_setup(const struct config *cfg, int status_fd);
 int uts_clone_flag(void);
 void uts_setup(const struct config *cfg, int status_fd);

@@ -5,8 +5,9 @@
  *   1. read the request (args.c) and the seccomp program (seccomp.c);
  *   2. make the run's cgroup (cgroup.c): the one thing that is not a lie;
  *   3. enter the slot's user namespace, where runner is this slot's host uid
- *      (user.c), and clone into new pid, mount, net, uts and ipc namespaces:
- *      the child becomes init, pid 1 of the run (pid.c);
+ *      (user.c), and its network namespace unless the run wants loopback
+ *      (net.c); clone into new pid, mount, uts and ipc namespaces (and net,
+ *      for loopback): the child becomes init, pid 1 of the run (pid.c);
  *   4. put init in the cgroup while it still runs as our uid (cgroup v1
  *      refuses to move a task of another uid);
  *   5. let it go: init builds the root file system (mount.c), names the host
@@ -120,7 +121,8 @@ static int launch(int argc, char **argv) {
     fail("pipe: %s", strerror(errno));
 
   user_enter_namespace(&cfg);
-  int flags = pid_clone_flag() | mount_clone_flag() | net_clone_flag() |
+  net_enter_namespace(&cfg);
+  int flags = pid_clone_flag() | mount_clone_flag() | net_clone_flag(&cfg) |
               uts_clone_flag() | ipc_clone_flag();
   int pidfd = -1;
   /* Raw clone behaves like fork (no new stack) and hands back a pidfd, so

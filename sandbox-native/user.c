@@ -68,9 +68,10 @@ static void write_maps(const struct config *cfg, pid_t pid) {
 /* A slot's user namespace is made once and kept by a holder process, then
  * entered by every run of that slot: newuidmap and newgidmap are setuid
  * execs that cost ~2 ms, more than all the rest of a run's set-up. Runs of a
- * slot never overlap, and everything else (pid, mount, net, uts, ipc,
- * cgroup) is new per run. The holder prints the pid whose /proc/PID/ns/user
- * the worker opens, and ends when its stdin closes (or the worker dies). */
+ * slot never overlap. The holder also makes the slot's network namespace
+ * (net.c); everything else (pid, mount, uts, ipc, cgroup) is new per run.
+ * The holder prints the pid whose /proc/PID/ns/user and ns/net the worker
+ * opens, and ends when its stdin closes (or the worker dies). */
 /* Exit status of a holder whose slot another worker on this machine holds. */
 #define SLOT_BUSY 75
 
@@ -85,18 +86,27 @@ _Noreturn void user_hold_namespace(const struct config *cfg) {
       fail("lock %s: %s", cfg->slot_lock, strerror(errno));
     }
   }
-  int ready[2];
-  if (pipe2(ready, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
+  int ready[2], made[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(made, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
   pid_t holder = (pid_t)syscall(SYS_clone, (unsigned long)CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
   if (holder < 0) fail("clone a user namespace: %s", strerror(errno));
   if (holder == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(ready[1]);
+    close(made[0]);
+    /* The slot's network namespace (net.c), owned by its user namespace;
+     * its loopback is never brought up. */
+    if (unshare(CLONE_NEWNET) == 0) (void)!write(made[1], "n", 1);
+    close(made[1]);
     char c;
     (void)!read(ready[0], &c, 1);
     for (;;) pause();
   }
   close(ready[0]);
+  close(made[1]);
+  char c;
+  if (read(made[0], &c, 1) != 1) fail("make the slot's network namespace: the holder could not");
+  close(made[0]);
   write_maps(cfg, holder);
   close(ready[1]);
   printf("%d\n", (int)holder);

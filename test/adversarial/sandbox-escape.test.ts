@@ -394,6 +394,43 @@ describe("network", () => {
       else expect(kv(self.stdout).selfconnect).not.toBe("OK");
     }
   });
+
+  // A run without loopback is in its slot's network namespace, which the
+  // slot's runs share (sandbox-native/net.c): nothing of a run may reach the
+  // next, nor a run in another slot, and no run may turn loopback on there.
+  it("the slot's shared network namespace: nothing of a run reaches the next or another slot's; loopback stays down", async () => {
+    const one = await openSandbox(1);
+    try {
+      // A socket held by a process that outlives its run's program: gone with the run.
+      const a = await runProbe(one, ["unix", "listen", "ruse-left", "5000"]);
+      expectOk(a);
+      expect(kv(a.stdout)).toMatchObject({ listen: "OK", self: "OK" }); // control: it was there
+      const b = await runProbe(one, ["unix", "connect", "ruse-left"]);
+      expectOk(b);
+      expect(kv(b.stdout).connect).toBe("ECONNREFUSED");
+      // The program cannot bring loopback up (it has no capability), nor does
+      // a run with loopback (a namespace of its own) leave it up for the next.
+      const up = await runProbe(one, ["loup", "+", "selfconnect"]);
+      expectOk(up);
+      expect(kv(up.stdout).loup).toBe("EPERM");
+      expect(kv(up.stdout).selfconnect).not.toBe("OK");
+      const withLoopback = await runProbe(one, ["selfconnect"], { network: true });
+      expect(kv(withLoopback.stdout).selfconnect).toBe("OK");
+      const after = await runProbe(one, ["selfconnect"]);
+      expect(kv(after.stdout).selfconnect).not.toBe("OK");
+    } finally {
+      await one.close();
+    }
+    // Two slots at once: each has its own namespace.
+    const holding = probe(["unix", "listen", "ruse-other", "0", "+", "sleep", "1500"]);
+    await sleep(500);
+    const other = await probe(["unix", "connect", "ruse-other"]);
+    const held = await holding;
+    expectOk(held);
+    expect(kv(held.stdout).self).toBe("OK");
+    expectOk(other);
+    expect(kv(other.stdout).connect).toBe("ECONNREFUSED");
+  });
 });
 
 // ---- collecting output files --------------------------------------------------------

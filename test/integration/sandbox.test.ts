@@ -353,7 +353,7 @@ describe("prepared sandboxes", () => {
     }
   });
 
-  it("ruse-launch --prepare: a run's options cannot change the shape; none handed over removes it all", async () => {
+  it("ruse-launch --prepare: a run's options cannot change the shape nor turn on loopback in the slot's network; none handed over removes it all", async () => {
     const pool = await SlotPool.create(LAUNCHER, sb.host, 1, join(scratch, "slots-prepare"));
     const [slot] = await pool.acquire(1);
     const bpf = join(scratch, "filter.bpf");
@@ -362,9 +362,9 @@ describe("prepared sandboxes", () => {
     const cg = sb.host.cgroups.version === 2 ? ["--cgroup-v2", sb.host.cgroups.parent] : sb.host.cgroups.parents.flatMap((p) => ["--cgroup-v1", p]);
     const shape = [...baseLayers().flatMap((l) => ["--layer", l]), "--uid-host", String(slot!.uidHost), "--gid-host", String(slot!.gidHost),
       "--userns-fd", "4", ...cg, "--report-fd", "5", "--seccomp-fd", "3"];
-    /** Starts a launcher with `args`, hands it `run` on fd 6 (then EOF); its exit code and report. */
+    /** Starts a launcher with `args` (fd 7: the slot's network namespace), hands it `run` on fd 6 (then EOF); its exit code and report. */
     const launch = async (args: string[], run: string[]) => {
-      const child = spawn(LAUNCHER, args, { stdio: ["ignore", "ignore", "ignore", seccompFd, slot!.usernsFd, "pipe", "pipe"] });
+      const child = spawn(LAUNCHER, args, { stdio: ["ignore", "ignore", "ignore", seccompFd, slot!.usernsFd, "pipe", "pipe", slot!.netnsFd] });
       const stdio = child.stdio as unknown as [null, null, null, null, null, Readable, Writable];
       let report = "";
       stdio[5].setEncoding("utf8").on("data", (d: string) => (report += d));
@@ -379,6 +379,11 @@ describe("prepared sandboxes", () => {
       expect(withShape.report).toMatch(/--layer belongs to the prepared sandbox's shape, not to a run/);
       const withRunOption = await launch([...shape, "--memory", String(64 * MiB), "--prepare", "6"], []);
       expect(withRunOption.report).toMatch(/--prepare takes no run options and no program/);
+      // The slot's network namespace is shared by its runs: loopback there is refused.
+      const limitArgs = ["--memory", String(64 * MiB), "--pids", "8", "--cpu-ms", "1000", "--wall-ms", "1000", "--output-bytes", "4096",
+        "--scratch-bytes", String(MiB), "--fsize", String(MiB), "--nofile", "64", "--stack", String(MiB)];
+      const loopback = await launch([...shape, "--netns-fd", "7", "--prepare", "6"], [...limitArgs, "--net-loopback", "--", "/bin/true"]);
+      expect(loopback.report).toMatch(/--net-loopback needs a network namespace of its own/);
       const none = await launch([...shape, "--prepare", "6"], []);
       expect(none).toEqual({ code: 0, report: "" });
       expect([...runCgroups()].filter((d) => !before.has(d))).toEqual([]);

@@ -10,8 +10,10 @@ import type { Readable, Writable } from "node:stream";
 const F = { request: 0, stdin: 1, files: 2, run: 3, stdout: 11, stderr: 12, report: 13, collect: 14, exit: 20 } as const;
 const CHUNK = 65536;
 
-/** The descriptors a served launcher has: fixed by serve.c. */
-export const SERVED_FD = { seccomp: 3, firstUserns: 4, report: 100, files: 101, collect: 102, run: 103 } as const;
+/** The descriptors a served launcher has: fixed by serve.c, and by the order of `ForkServer.start`'s fds. */
+export const SERVED_FD = { seccomp: 3, report: 100, files: 101, collect: 102, run: 103 } as const;
+/** Slot i's user and network namespaces, after the seccomp program (SlotPool.namespaceFds). */
+export const servedNamespaceFds = (slot: number) => ({ userns: 4 + 2 * slot, netns: 5 + 2 * slot });
 
 export interface ServedRun {
   stdout: Buffer;

@@ -11,7 +11,7 @@ import { describeHost, detectHost, type Host } from "./host.js";
 import { SlotPool, type Slot } from "./slots.js";
 import { decodeCollected, encodeFiles, type CollectedFile, type SandboxFile } from "./files-stream.js";
 import { launcherReport, verdictOf, type SandboxVerdict } from "./report.js";
-import { ForkServer, SERVED_FD, type Launch, type ServedRun } from "./fork-server.js";
+import { ForkServer, SERVED_FD, servedNamespaceFds, type Launch, type ServedRun } from "./fork-server.js";
 
 let servers = 0;
 
@@ -125,7 +125,10 @@ function shapeArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
   if (spec.boxLower) a.push("--box-lower", spec.boxLower);
   if (slot.uidHost === null || slot.gidHost === null) a.push("--weak-same-uid");
   else a.push("--uid-host", String(slot.uidHost), "--gid-host", String(slot.gidHost));
-  a.push("--userns-fd", String(SERVED_FD.firstUserns + slot.index));
+  const ns = servedNamespaceFds(slot.index);
+  a.push("--userns-fd", String(ns.userns));
+  // Loopback needs a namespace of its own; else the slot's (sandbox-native/net.c).
+  if (!spec.network) a.push("--netns-fd", String(ns.netns));
   if (host.cgroups.version === 2) a.push("--cgroup-v2", host.cgroups.parent);
   else for (const p of host.cgroups.parents) a.push("--cgroup-v1", p);
   a.push("--report-fd", String(SERVED_FD.report), "--seccomp-fd", String(SERVED_FD.seccomp));
@@ -200,7 +203,7 @@ export class Sandbox {
     // A private directory: only the worker user can reach the server's socket.
     mkdirSync(join(stateDir, "run"), { recursive: true, mode: 0o700 });
     const socket = join(stateDir, "run", `launcher-${process.pid}-${++servers}.sock`);
-    const server = await ForkServer.start(LAUNCHER, socket, [seccompFd, ...slots.usernsFds()]);
+    const server = await ForkServer.start(LAUNCHER, socket, [seccompFd, ...slots.namespaceFds()]);
     return new Sandbox(host, seccompFd, slots, server);
   }
 

@@ -1,8 +1,9 @@
 // Slots: one per concurrent run. Each has its own host uid and gid (from the
-// worker user's subordinate range, never the worker's own uid) and a user
-// namespace mapping runner (1000) to them, made once at start by
-// `ruse-launch --hold-userns` and kept open as a descriptor that every run of
-// the slot enters. The holder process stays alive holding the slot's lock
+// worker user's subordinate range, never the worker's own uid), a user
+// namespace mapping runner (1000) to them and a network namespace in it
+// (loopback down), made once at start by `ruse-launch --hold-userns` and kept
+// open as descriptors that every run of the slot enters (a run that asks for
+// loopback gets a network namespace of its own). The holder process stays alive holding the slot's lock
 // file, so that every worker process on the machine takes different uids.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
@@ -16,13 +17,15 @@ export interface Slot {
   uidHost: number | null;
   gidHost: number | null;
   usernsFd: number;
+  netnsFd: number;
 }
 
 /** The launcher's exit status when another worker holds that slot. */
 const SLOT_BUSY = 75;
 
 interface Held {
-  fd: number;
+  usernsFd: number;
+  netnsFd: number;
   holder: ChildProcess;
 }
 
@@ -43,9 +46,11 @@ async function holdNamespace(launcher: string, uid: number | null, gid: number |
     if (r[0] === SLOT_BUSY) return null;
     throw new Error(`cannot make a user namespace for uid ${uid ?? "self"}: ${err.trim() || `holder exited ${r[0]}`}`);
   }
-  const fd = openSync(`/proc/${Number(out.trim())}/ns/user`, "r");
+  const ns = `/proc/${Number(out.trim())}/ns`;
+  const usernsFd = openSync(`${ns}/user`, "r");
+  const netnsFd = openSync(`${ns}/net`, "r");
   holder.unref();
-  return { fd, holder };
+  return { usernsFd, netnsFd, holder };
 }
 
 export class SlotPool {
@@ -69,7 +74,7 @@ export class SlotPool {
       const gidHost = host.gids ? host.gids.start + i : null;
       const held = await holdNamespace(launcher, uidHost, gidHost, lockDir);
       if (!held) continue;
-      slots.push({ index: slots.length, uidHost, gidHost, usernsFd: held.fd });
+      slots.push({ index: slots.length, uidHost, gidHost, usernsFd: held.usernsFd, netnsFd: held.netnsFd });
       holders.push(held.holder);
     }
     if (slots.length < count) {
@@ -79,9 +84,9 @@ export class SlotPool {
     return new SlotPool(slots, holders);
   }
 
-  /** The slots' namespace descriptors, in slot order. */
-  usernsFds(): number[] {
-    return this.all.map((s) => s.usernsFd);
+  /** The slots' namespace descriptors, in slot order: user, then network, of each. */
+  namespaceFds(): number[] {
+    return this.all.flatMap((s) => [s.usernsFd, s.netnsFd]);
   }
 
   uids(): number[] {
@@ -113,7 +118,7 @@ export class SlotPool {
 
   /** Gives the slots back: the holders end when their stdin closes. */
   close(): void {
-    for (const s of this.all) closeSync(s.usernsFd);
+    for (const s of this.all) for (const fd of [s.usernsFd, s.netnsFd]) closeSync(fd);
     for (const h of this.holders) h.stdin?.end();
     this.all.length = 0;
     this.free = [];
