@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -77,9 +78,19 @@ static void await_run(struct config *cfg, int go_fd) {
   parse_run_args(cfg, blob, len);
 }
 
+/* The supervisor's death ends the run: init's, and with it the whole pid
+ * namespace's. A change of credentials clears the parent-death signal (ours:
+ * the fs ids become runner's to build the root), so it is set again after
+ * each; if the supervisor died meanwhile, its end of the status pipe is gone. */
+static void die_with_supervisor(int status_fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  struct pollfd p = {status_fd, 0, 0};
+  if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) _exit(1);
+}
+
 _Noreturn void init_main(const struct config *shape, const unsigned char *bpf, size_t bpf_len,
                          int go_fd, int status_fd, int stdio_fds[3]) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL); /* the supervisor's death ends the run */
+  die_with_supervisor(status_fd);
   prctl(PR_SET_DUMPABLE, 0);
   /* Init writes nothing on stdio (errors go on the status pipe); holding the
    * supervisor's 1 and 2 would keep the worker's streams open until its exit. */
@@ -98,6 +109,7 @@ _Noreturn void init_main(const struct config *shape, const unsigned char *bpf, s
   if (unshare(CLONE_NEWCGROUP) != 0) child_fail(status_fd, "unshare cgroup namespace: %s", strerror(errno));
 
   mount_build_image(shape, status_fd);
+  die_with_supervisor(status_fd);
   uts_setup(shape, status_fd);
   struct config run = *shape;
   const struct config *cfg = &run;

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
 import type { Sandbox, SandboxLimits, SandboxResult, SandboxSpec } from "../../worker/sandbox/sandbox.js";
 import type { CollectedFile } from "../../worker/sandbox/files-stream.js";
+import { alive, descendants, processes, subuidRange, type Proc } from "../helpers/processes.js";
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -204,6 +205,33 @@ describe("processes", () => {
     expect(kv(r.stdout).daemon).toBe("started");
     expect(r.usage.wallMs).toBeLessThan(1000);
     expect(processesOfSlots()).toEqual([]);
+  });
+
+  it("a run whose launcher is killed ends at once, init and program, cold or prepared", async () => {
+    const one = await openSandbox(1);
+    const range = subuidRange();
+    try {
+      // The slot's first run builds its sandbox; the second finds it prepared.
+      for (let run = 0; run < 2; run++) {
+        const running = runProbe(one, ["sleep", "30000"], { limits: { wallMs: 60_000 } });
+        let program: Proc | undefined;
+        for (let i = 0; i < 200 && !program; i++, await sleep(20))
+          program = descendants(process.pid).find((p) => p.uid >= range.start && p.uid < range.end && p.comm === "probe");
+        expect(program, "the run's program").toBeDefined();
+        const all = processes();
+        const init = all.get(program!.ppid)!;
+        const launcher = all.get(init.ppid)!;
+        expect([init.comm, launcher.comm]).toEqual(["ruse-launch", "ruse-launch"]);
+        process.kill(launcher.pid, "SIGKILL");
+        const r = await running;
+        expect(r.verdict).toBe("internal_error");
+        // Init's parent-death signal survives its change of fs ids (mount.c).
+        for (let i = 0; i < 100 && [init, program!].some(alive); i++) await sleep(20);
+        expect([init, program!].filter(alive)).toEqual([]);
+      }
+    } finally {
+      await one.close();
+    }
   });
 
   it("a fork bomb is contained, the host stays responsive, and nothing of the run is left behind", async () => {
