@@ -350,6 +350,12 @@ export function languageVersions(cacheDir = imageCacheDir()): Record<string, Lan
   return out;
 }
 
+/** Every language's image directories (layersFor), each image once. */
+export function catalogueLayers(mountRoot = defaultMountRoot(), cacheDir = imageCacheDir()): string[][] {
+  const byKey = new Map(catalogue.map((l) => layersFor(l.id, mountRoot, cacheDir)).map((ls) => [ls.join(":"), ls]));
+  return [...byKey.values()];
+}
+
 /**
  * The mounted image directories of a language, top first ([layer, base] or
  * [base]): the overlay lowerdir is `layersFor(id).join(":")`.  Throws an

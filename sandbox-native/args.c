@@ -21,6 +21,10 @@ static const char usage[] =
     "  --userns-fd N          the slot's user namespace, made by a --hold-userns process\n"
     "  --netns-fd N           the slot's network namespace (loopback down), made with it;\n"
     "                         without it, a new one (needed by --net-loopback)\n"
+    "  --image-ns-fd N        instead of --layer: the slot's mount namespace of the image,\n"
+    "                         made with it (--image); no --box-lower with it\n"
+    "  --image DIR[:DIR...]   with --hold-userns: also hold this image (layers, top first)\n"
+    "                         mounted, in a mount namespace of its own (repeat)\n"
     "  --hold-userns          make a user namespace mapping runner to the slot's ids and a\n"
     "                         network namespace in it, print the pid holding them, and keep\n"
     "                         them until stdin closes\n"
@@ -57,7 +61,7 @@ static int fdnum(const char *name, const char *s) {
 enum {
   O_LAYER = 1, O_UIDH, O_GIDH, O_WEAK, O_CG2, O_CG1, O_MEM, O_PIDS, O_CPU, O_WALL, O_CPUS,
   O_OUT, O_SCR, O_SCRI, O_FSIZE, O_NOFILE, O_STACK, O_ENV, O_HOST, O_NET, O_REPORT, O_SECCOMP,
-  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_NETNS, O_HOLD, O_SLOTLOCK, O_BOXLOWER, O_PREPARE
+  O_FILES, O_COLLECTFD, O_COLLECT, O_COLLECTMAX, O_USERNS, O_NETNS, O_IMAGENS, O_IMAGE, O_HOLD, O_SLOTLOCK, O_BOXLOWER, O_PREPARE
 };
 
 /* The run's own options: what a prepared sandbox is given when a run comes.
@@ -78,6 +82,7 @@ static const struct option opts[] = {
     {"layer", 1, 0, O_LAYER},         {"box-lower", 1, 0, O_BOXLOWER},         {"uid-host", 1, 0, O_UIDH},
     {"gid-host", 1, 0, O_GIDH},       {"weak-same-uid", 0, 0, O_WEAK},
     {"userns-fd", 1, 0, O_USERNS},    {"netns-fd", 1, 0, O_NETNS},
+    {"image-ns-fd", 1, 0, O_IMAGENS}, {"image", 1, 0, O_IMAGE},
     {"hold-userns", 0, 0, O_HOLD},
     {"slot-lock", 1, 0, O_SLOTLOCK},  {"prepare", 1, 0, O_PREPARE},
     {"cgroup-v2", 1, 0, O_CG2},       {"cgroup-v1", 1, 0, O_CG1},
@@ -133,6 +138,11 @@ static void take(struct config *c, int o, const char *a, bool run_only, char *co
     case O_WEAK: c->weak_same_uid = true; break;
     case O_USERNS: c->userns_fd = fdnum("userns-fd", a); break;
     case O_NETNS: c->netns_fd = fdnum("netns-fd", a); break;
+    case O_IMAGENS: c->image_ns_fd = fdnum("image-ns-fd", a); break;
+    case O_IMAGE:
+      if (c->n_images == MAX_IMAGES) fail("too many --image (max %d)", MAX_IMAGES);
+      c->images[c->n_images++] = a;
+      break;
     case O_HOLD: c->hold_userns = true; break;
     case O_SLOTLOCK: c->slot_lock = a; break;
     case O_CG2: c->cg_version = 2; c->cg2_parent = a; break;
@@ -202,7 +212,7 @@ void parse_args(struct config *c, int argc, char **argv) {
   memset(c, 0, sizeof *c);
   c->uid_host = c->gid_host = -1;
   reset_run(c);
-  c->report_fd = c->seccomp_fd = c->userns_fd = c->netns_fd = c->prepare_fd = -1;
+  c->report_fd = c->seccomp_fd = c->userns_fd = c->netns_fd = c->image_ns_fd = c->prepare_fd = -1;
   c->hostname = "ruse";
 
   /* The report fd comes first so that every later error can be reported. */
@@ -215,11 +225,15 @@ void parse_args(struct config *c, int argc, char **argv) {
   if (c->weak_same_uid == (c->uid_host >= 0))
     fail("give either --uid-host/--gid-host (a subuid slot) or --weak-same-uid");
   if (!c->weak_same_uid && c->gid_host < 0) fail("--gid-host is required with --uid-host");
+  if (c->n_images && !c->hold_userns) fail("--image goes with --hold-userns");
   if (c->hold_userns) return;
   if (c->userns_fd < 0) fail("--userns-fd is required (the slot's user namespace; see --hold-userns)");
   if (c->report_fd < 0) fail("--report-fd is required");
   if (c->seccomp_fd < 0) fail("--seccomp-fd is required: no run goes without a syscall filter");
-  if (c->n_layers == 0) fail("at least one --layer (the image) is required");
+  if ((c->n_layers == 0) == (c->image_ns_fd < 0)) fail("give the image: --layer DIR (repeat), or --image-ns-fd");
+  /* The image's namespace has no path to the host's files: box-lower is bound
+   * from the host's mount table, which only a namespace of the run's own has. */
+  if (c->image_ns_fd >= 0 && c->box_lower) fail("--box-lower needs --layer, not --image-ns-fd");
   for (int i = 0; i < c->n_layers; i++) {
     struct stat st;
     if (stat(c->layers[i], &st) != 0 || !S_ISDIR(st.st_mode))

@@ -11,6 +11,7 @@
 #define MAX_ENV 256
 #define MAX_CG1 8
 #define MAX_COLLECT 64
+#define MAX_IMAGES 32
 
 /* Inside the sandbox the program is always this uid/gid (user "runner" in
  * the images' /etc/passwd). Uid 0 is never mapped, so there is no root. */
@@ -29,6 +30,9 @@ struct config {
   const char *slot_lock;          /* with --hold-userns: held while the slot is ours */
   int userns_fd;                  /* the slot's user namespace, for a run */
   int netns_fd;                   /* the slot's network namespace, or -1: a new one */
+  int image_ns_fd;                /* the slot's mount namespace of the image, or -1: --layer */
+  const char *images[MAX_IMAGES]; /* with --hold-userns: layer lists (DIR:DIR...) to hold mounted */
+  int n_images;
   int cg_version;                 /* 1 or 2 */
   const char *cg2_parent;
   const char *cg1_parents[MAX_CG1];
@@ -54,7 +58,8 @@ struct config {
  * smaller than PIPE_BUF, so reads never see half a message). */
 /* STARTED: the program's exec succeeded. DONE: it and everything it started
  * are dead (its clocks stop; init may still copy files out). */
-enum init_msg_kind { MSG_STARTED = 1, MSG_DONE, MSG_ERROR };
+/* BUILT: an image's mount namespace is ready (a --hold-userns builder). */
+enum init_msg_kind { MSG_STARTED = 1, MSG_DONE, MSG_ERROR, MSG_BUILT };
 struct init_msg {
   int kind;
   int wstatus;
@@ -112,6 +117,7 @@ uint64_t mono_us(void);
 _Noreturn void user_hold_namespace(const struct config *cfg);
 void user_enter_namespace(const struct config *cfg);
 void user_become_runner(const struct config *cfg, int status_fd);
+bool user_owns_namespace(int ns_fd); /* ns_fd belongs to the user namespace we are in */
 
 /* pid.c: the PID namespace lie, and init (pid 1) */
 int pid_clone_flag(void);
@@ -119,7 +125,8 @@ _Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, siz
                          int go_fd, int status_fd, int stdio_fds[3]);
 
 /* mount.c: the mount namespace lie, the root file system from pieces */
-int mount_clone_flag(void);
+int mount_clone_flag(const struct config *cfg);
+void mount_build_template(const char *layers, int status_fd);      /* an image's root, in a mount namespace of its own */
 void mount_build_image(const struct config *cfg, int status_fd);   /* the same for every run of an image */
 void mount_build_scratch(const struct config *cfg, int status_fd); /* the run's own: scratch, files, cwd */
 
@@ -159,10 +166,12 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
                int status_fd, int pipes[3], struct outcome *out, bool *init_reaped);
 
 /* serve.c: the fork server; the launcher's descriptors when it serves */
-#define SERVE_FD_REPORT 100
-#define SERVE_FD_FILES 101
-#define SERVE_FD_COLLECT 102
-#define SERVE_FD_RUN 103
+/* High, so that the fork server's own descriptors (3 up: the seccomp program,
+ * then every slot's namespaces) stay below them on a machine of many slots. */
+#define SERVE_FD_REPORT 1000
+#define SERVE_FD_FILES 1001
+#define SERVE_FD_COLLECT 1002
+#define SERVE_FD_RUN 1003
 _Noreturn void serve_main(const char *path, int (*launch)(int, char **));
 
 /* report.c */

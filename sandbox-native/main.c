@@ -122,7 +122,7 @@ static int launch(int argc, char **argv) {
 
   user_enter_namespace(&cfg);
   net_enter_namespace(&cfg);
-  int flags = pid_clone_flag() | mount_clone_flag() | net_clone_flag(&cfg) |
+  int flags = pid_clone_flag() | mount_clone_flag(&cfg) | net_clone_flag(&cfg) |
               uts_clone_flag() | ipc_clone_flag();
   int pidfd = -1;
   /* Raw clone behaves like fork (no new stack) and hands back a pidfd, so
@@ -141,6 +141,7 @@ static int launch(int argc, char **argv) {
     init_main(&cfg, bpf, bpf_len, go_pipe[0], status_pipe[1], stdio_fds);
   }
   init_pid = (pid_t)r;
+  if (cfg.image_ns_fd >= 0) close(cfg.image_ns_fd); /* init's to enter */
   close(status_pipe[1]);
   close(go_pipe[0]);
   close(in_pipe[0]);

@@ -3,10 +3,16 @@
  *              overlayfs (lowerdir only, so still read-only); nosuid, nodev
  *   /dev       a read-only tmpfs with null, zero, full, random, urandom bound
  *              from the host, and the fd/stdin/stdout/stderr links
+ * then pivot_root and the old root detached: the host is gone. That much is
+ * the same for every run of an image: a slot holds it built, in a mount
+ * namespace of its own per image (--hold-userns --image), and a run copies
+ * that (--image-ns-fd) rather than copy the host's mount table and build it
+ * again. The copy shares the image's mounts, read-only, and so the kernel's
+ * cache of the image's names (a Python start looks up hundreds); a run's
+ * mounts stay in its copy (private propagation). Then, for every run:
  *   /proc      fresh, for this PID namespace, hidepid=invisible
  *   /sys       absent: nothing there is for a program under test
- * then pivot_root and the old root detached: the host is gone. That much is
- * the same for every run of an image, and a prepared sandbox stops there.
+ * and a prepared sandbox stops there.
  * The run's own part comes next:
  *   /box /tmp  one tmpfs with a size and inode cap (the run's scratch),
  *   /dev/shm   shared by these three so that one cap bounds them all; with
@@ -29,7 +35,8 @@
 #define STAGE "/tmp"
 #define ROOT STAGE "/root"
 
-int mount_clone_flag(void) { return CLONE_NEWNS; }
+/* With the image's namespace, init enters and copies it (mount_build_image). */
+int mount_clone_flag(const struct config *cfg) { return cfg->image_ns_fd >= 0 ? 0 : CLONE_NEWNS; }
 
 static int status;
 
@@ -55,18 +62,18 @@ static void bind_ro(const char *src, const char *dst, unsigned long extra) {
   mnt(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | extra, NULL);
 }
 
-static void build_image_root(const struct config *cfg) {
+static void build_image_root(const char *const *layers, int n_layers, const char *box_lower) {
   /* The layer paths are opened before STAGE is covered by a tmpfs, so that a
    * layer under /tmp on the host still resolves; mounts then use the fds. */
   int fds[MAX_LAYERS];
   char src[64];
-  for (int i = 0; i < cfg->n_layers; i++) {
-    fds[i] = open(cfg->layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fds[i] < 0) child_fail(status, "open layer %s: %s", cfg->layers[i], strerror(errno));
+  for (int i = 0; i < n_layers; i++) {
+    fds[i] = open(layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fds[i] < 0) child_fail(status, "open layer %s: %s", layers[i], strerror(errno));
   }
   int box_lower_fd = -1;
-  if (cfg->box_lower && (box_lower_fd = open(cfg->box_lower, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-    child_fail(status, "open %s: %s", cfg->box_lower, strerror(errno));
+  if (box_lower && (box_lower_fd = open(box_lower, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    child_fail(status, "open %s: %s", box_lower, strerror(errno));
   /* Layers opened with the worker's own access; from here on, our host uid
    * is not mapped inside and the kernel refuses to create files owned by an
    * unmapped id: everything init creates belongs to runner. */
@@ -74,19 +81,19 @@ static void build_image_root(const struct config *cfg) {
   setfsuid(SANDBOX_ID);
   mnt("ruse", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0700");
   make_dir(ROOT, 0755);
-  if (cfg->n_layers == 1) {
+  if (n_layers == 1) {
     snprintf(src, sizeof src, "/proc/self/fd/%d", fds[0]);
     bind_ro(src, ROOT, 0);
   } else {
     /* lowerdir only: overlayfs is read-only without an upperdir. */
     char opts[1024] = "lowerdir=";
-    for (int i = 0; i < cfg->n_layers; i++) {
+    for (int i = 0; i < n_layers; i++) {
       snprintf(src, sizeof src, "%s/proc/self/fd/%d", i ? ":" : "", fds[i]);
       strncat(opts, src, sizeof opts - strlen(opts) - 1);
     }
     mnt("overlay", ROOT, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, opts);
   }
-  for (int i = 0; i < cfg->n_layers; i++) close(fds[i]);
+  for (int i = 0; i < n_layers; i++) close(fds[i]);
   if (box_lower_fd >= 0) {
     /* Read-only on /box for now; the run's overlay goes on top of it. */
     need_dir(ROOT SANDBOX_HOME, "the working directory");
@@ -164,16 +171,23 @@ static void build_dev(void) {
   mnt(NULL, ROOT "/dev", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755");
 }
 
-void mount_build_image(const struct config *cfg, int status_fd) {
-  status = status_fd;
+#define PROC_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+/* In a copy of the host's mount table: the image alone, as the root. The
+ * kernel mounts a new proc in a user namespace only where one is already
+ * fully visible: a run's goes on /proc before the host's is detached; an
+ * image's namespace keeps the host's bound on /proc for its runs to mount
+ * theirs (and then drop it: mount_build_image). */
+static void build_root(const char *const *layers, int n_layers, const char *box_lower, bool for_image) {
   /* Nothing we mount may propagate back to the host. */
   mnt(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-  build_image_root(cfg);
+  build_image_root(layers, n_layers, box_lower);
   need_dir(ROOT SANDBOX_HOME, "the working directory");
   need_dir(ROOT "/tmp", "/tmp");
-  build_dev();
   need_dir(ROOT "/proc", "/proc");
-  mnt("proc", ROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible");
+  build_dev();
+  if (for_image) mnt("/proc", ROOT "/proc", NULL, MS_BIND, NULL);
+  else mnt("proc", ROOT "/proc", "proc", PROC_FLAGS, "hidepid=invisible");
 
   /* pivot_root(".", ".") stacks the old root under the new one; detaching it
    * then leaves no path back to the host. */
@@ -181,4 +195,41 @@ void mount_build_image(const struct config *cfg, int status_fd) {
   if (syscall(SYS_pivot_root, ".", ".") != 0) child_fail(status, "pivot_root: %s", strerror(errno));
   if (umount2(".", MNT_DETACH) != 0) child_fail(status, "detach old root: %s", strerror(errno));
   if (chdir("/") != 0) child_fail(status, "chdir /: %s", strerror(errno));
+}
+
+void mount_build_template(const char *layers, int status_fd) {
+  status = status_fd;
+  static char buf[MAX_REQUEST];
+  const char *dirs[MAX_LAYERS];
+  int n = 0;
+  if (strlen(layers) >= sizeof buf) child_fail(status, "image layers too long");
+  strcpy(buf, layers);
+  for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+    if (n == MAX_LAYERS) child_fail(status, "too many layers (max %d)", MAX_LAYERS);
+    dirs[n++] = d;
+  }
+  if (n == 0) child_fail(status, "an image needs at least one layer");
+  if (unshare(CLONE_NEWNS) != 0) child_fail(status, "unshare a mount namespace: %s", strerror(errno));
+  build_root(dirs, n, NULL, true);
+}
+
+void mount_build_image(const struct config *cfg, int status_fd) {
+  status = status_fd;
+  if (cfg->image_ns_fd >= 0) {
+    /* The slot's namespace of the image, copied: the run's mounts go in the
+     * copy only (the image's mounts are private). */
+    if (!user_owns_namespace(cfg->image_ns_fd)) child_fail(status, "--image-ns-fd is not the slot's mount namespace");
+    if (setns(cfg->image_ns_fd, CLONE_NEWNS) != 0 || unshare(CLONE_NEWNS) != 0)
+      child_fail(status, "copy the image's mount namespace: %s", strerror(errno));
+    close(cfg->image_ns_fd);
+    setfsgid(SANDBOX_ID); /* as build_image_root: what init creates is runner's */
+    setfsuid(SANDBOX_ID);
+    /* Our proc where the scratch will go, the host's dropped, ours moved on
+     * /proc: nothing of the host's proc stays in the run's mount table. */
+    mnt("proc", "/tmp", "proc", PROC_FLAGS, "hidepid=invisible");
+    if (umount2("/proc", MNT_DETACH) != 0) child_fail(status, "detach the host's proc: %s", strerror(errno));
+    mnt("/tmp", "/proc", NULL, MS_MOVE, NULL);
+  } else {
+    build_root(cfg->layers, cfg->n_layers, cfg->box_lower, false);
+  }
 }

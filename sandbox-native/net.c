@@ -14,13 +14,11 @@
 #include "launcher.h"
 
 #include <errno.h>
-#include <linux/nsfs.h>
 #include <net/if.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 int net_clone_flag(const struct config *cfg) { return cfg->netns_fd >= 0 ? 0 : CLONE_NEWNET; }
@@ -30,12 +28,7 @@ int net_clone_flag(const struct config *cfg) { return cfg->netns_fd >= 0 ? 0 : C
  * refused, as user.c refuses a wrong user namespace). */
 void net_enter_namespace(const struct config *cfg) {
   if (cfg->netns_fd < 0) return;
-  int owner = ioctl(cfg->netns_fd, NS_GET_USERNS);
-  struct stat a, b;
-  if (owner < 0 || fstat(owner, &a) != 0 || stat("/proc/self/ns/user", &b) != 0)
-    fail("--netns-fd is not a network namespace: %s", strerror(errno));
-  close(owner);
-  if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) fail("--netns-fd is not the slot's network namespace");
+  if (!user_owns_namespace(cfg->netns_fd)) fail("--netns-fd is not the slot's network namespace");
   if (setns(cfg->netns_fd, CLONE_NEWNET) != 0) fail("enter the slot's network namespace: %s", strerror(errno));
   close(cfg->netns_fd);
 }

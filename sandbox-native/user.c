@@ -14,7 +14,11 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/nsfs.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -69,11 +73,53 @@ static void write_maps(const struct config *cfg, pid_t pid) {
  * entered by every run of that slot: newuidmap and newgidmap are setuid
  * execs that cost ~2 ms, more than all the rest of a run's set-up. Runs of a
  * slot never overlap. The holder also makes the slot's network namespace
- * (net.c); everything else (pid, mount, uts, ipc, cgroup) is new per run.
- * The holder prints the pid whose /proc/PID/ns/user and ns/net the worker
- * opens, and ends when its stdin closes (or the worker dies). */
+ * (net.c) and, for each --image, a mount namespace whose root is that image
+ * (mount.c), which a run copies instead of building the image's root; the
+ * rest (pid, mount, uts, ipc, cgroup) is new per run. The holder prints, on
+ * one line, the pid whose /proc/PID/ns/user and ns/net the worker opens and
+ * the pid whose ns/mnt holds each image, and ends when its stdin closes (or
+ * the worker dies). */
 /* Exit status of a holder whose slot another worker on this machine holds. */
 #define SLOT_BUSY 75
+
+/* A process in the slot's user namespace that builds the image's root in a
+ * mount namespace of its own and keeps it; it dies with the holder. */
+static pid_t hold_image(pid_t userns_pid, const char *layers) {
+  int st[2];
+  if (pipe2(st, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
+  pid_t builder = fork();
+  if (builder < 0) fail("fork: %s", strerror(errno));
+  if (builder == 0) {
+    pid_t holder = getppid();
+    close(st[0]);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)userns_pid);
+    int ns = open(path, O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWUSER) != 0) child_fail(st[1], "enter the slot's user namespace: %s", strerror(errno));
+    close(ns);
+    mount_build_template(layers, st[1]);
+    /* Runner's fs ids (to make the image's /dev) made us undumpable: back to
+     * ours, so that the worker, our uid, may open /proc/PID/ns/mnt. */
+    setfsuid(getuid());
+    setfsgid(getgid());
+    prctl(PR_SET_DUMPABLE, 1);
+    /* Dies with the holder: set after the last change of credentials, which
+     * clears it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != holder) _exit(1);
+    struct init_msg m = {.kind = MSG_BUILT};
+    (void)write_all_ret(st[1], &m, sizeof m);
+    close(st[1]);
+    for (;;) pause();
+  }
+  close(st[1]);
+  struct init_msg m;
+  if (read_full(st[0], &m, sizeof m) != 0) fail("image %s: its builder died", layers);
+  m.text[sizeof m.text - 1] = 0;
+  if (m.kind != MSG_BUILT) fail("image %s: %s", layers, m.text);
+  close(st[0]);
+  return builder;
+}
 
 _Noreturn void user_hold_namespace(const struct config *cfg) {
   /* A host uid serves one run at a time machine-wide, whichever worker
@@ -109,7 +155,9 @@ _Noreturn void user_hold_namespace(const struct config *cfg) {
   close(made[0]);
   write_maps(cfg, holder);
   close(ready[1]);
-  printf("%d\n", (int)holder);
+  printf("%d", (int)holder);
+  for (int i = 0; i < cfg->n_images; i++) printf(" %d", (int)hold_image(holder, cfg->images[i]));
+  printf("\n");
   fflush(stdout);
   char buf[64];
   while (read(0, buf, sizeof buf) > 0) {}
@@ -134,6 +182,15 @@ void user_enter_namespace(const struct config *cfg) {
     if (n != 3 || in != SANDBOX_ID || out != maps[i].want || count != 1)
       fail("the slot's user namespace does not map %d to %ld alone (%s)", SANDBOX_ID, maps[i].want, maps[i].file);
   }
+}
+
+bool user_owns_namespace(int ns_fd) {
+  int owner = ioctl(ns_fd, NS_GET_USERNS);
+  struct stat a, b;
+  bool same = owner >= 0 && fstat(owner, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 &&
+              a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  if (owner >= 0) close(owner);
+  return same;
 }
 
 /* In the program's process, just before exec: become runner and give up

@@ -9,7 +9,7 @@ import { runJobSchema, type RunResult } from "../api/schemas.js";
 import { DONE_CHANNEL, QUEUE, doneNotice, finishRun, redisOptions } from "../api/store.js";
 import { executeRun, type Executed } from "./execute.js";
 import { Sandbox } from "./sandbox/sandbox.js";
-import { checkImages } from "../rootfs/images.js";
+import { catalogueLayers, checkImages } from "../rootfs/images.js";
 
 export interface WorkerHandle {
   close(): Promise<void>;
@@ -21,6 +21,7 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
     concurrency: cfg.concurrency,
     allowWeakSameUid: process.env.RUSE_WEAK_SAME_UID === "1",
     stateDir: cfg.stateDir,
+    images: catalogueLayers(),
   });
   console.log(`worker: ${sb.describe()}`);
   const redis = new Redis(redisOptions(redisUrl));

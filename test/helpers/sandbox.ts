@@ -69,5 +69,5 @@ export function kv(out: string | Buffer): Record<string, string> {
 
 export async function openSandbox(concurrency = 2): Promise<Sandbox> {
   assertNotRoot();
-  return Sandbox.create({ concurrency });
+  return Sandbox.create({ concurrency, images: [baseLayers()] });
 }

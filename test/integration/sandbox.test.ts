@@ -11,7 +11,8 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
-import { LAUNCHER, type Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
+import { LAUNCHER, Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
+import { layersFor } from "../../rootfs/images.js";
 import { SlotPool } from "../../worker/sandbox/slots.js";
 import { compileSeccompPolicy } from "../../worker/sandbox/seccomp.js";
 import { EMULATED, SLACK, itCalibrated } from "../helpers/emulated.js";
@@ -308,6 +309,41 @@ describe("accounting", () => {
   });
 });
 
+// ---- the slot's namespace of an image ---------------------------------------------------------
+
+describe("an image the slot holds built", () => {
+  const python = () => layersFor("python");
+  /** The run's mount table, without what differs from copy to copy and slot to slot (ids, devices, descriptors). */
+  const mounts = (r: SandboxResult) =>
+    lines(r.stdout)
+      .filter((l) => !l.startsWith("dev="))
+      .map((l) => l.split(" ").slice(2).join(" ").replace(/\b\d+:\d+\b/g, "D").replace(/(id=|fd\/)\d+/g, "$1N"));
+  const look = (one: Sandbox) =>
+    one.run({ layers: python(), argv: ["/bin/sh", "-c", "stat -c dev=%d /; cat /proc/self/mountinfo"], env: { PATH: "/usr/bin:/bin" }, limits });
+
+  it("runs copy it: the same root and mounts as a run that builds its own, sharing the image's file system, nothing of the host's proc", async () => {
+    const holding = await Sandbox.create({ concurrency: 1, images: [python()] });
+    const building = await Sandbox.create({ concurrency: 1 });
+    try {
+      const [a, b] = [await look(holding), await look(holding)];
+      const [c, d] = [await look(building), await look(building)];
+      for (const r of [a, b, c, d]) expect(r.verdict, describeRun(r)).toBe("ok");
+      // Copies of one namespace: the image's overlay is one file system for
+      // every run; each run that builds its own root mounts a new one.
+      expect(kv(a.stdout).dev).toBe(kv(b.stdout).dev);
+      expect(kv(c.stdout).dev).not.toBe(kv(d.stdout).dev);
+      const table = mounts(a);
+      expect(mounts(b)).toEqual(table); // nothing of the run before
+      expect(mounts(c)).toEqual(table);
+      const procs = table.filter((l) => / - proc /.test(l));
+      expect(procs).toEqual([expect.stringMatching(/^D \/ \/proc .*hidepid=invisible/)]);
+    } finally {
+      await holding.close();
+      await building.close();
+    }
+  });
+});
+
 // ---- collected files and the program's limits ----------------------------------------------
 
 describe("prepared sandboxes", () => {
@@ -354,7 +390,7 @@ describe("prepared sandboxes", () => {
   });
 
   it("ruse-launch --prepare: a run's options cannot change the shape nor turn on loopback in the slot's network; none handed over removes it all", async () => {
-    const pool = await SlotPool.create(LAUNCHER, sb.host, 1, join(scratch, "slots-prepare"));
+    const pool = await SlotPool.create(LAUNCHER, sb.host, 1, join(scratch, "slots-prepare"), [baseLayers()]);
     const [slot] = await pool.acquire(1);
     const bpf = join(scratch, "filter.bpf");
     writeFileSync(bpf, compileSeccompPolicy());
@@ -362,9 +398,9 @@ describe("prepared sandboxes", () => {
     const cg = sb.host.cgroups.version === 2 ? ["--cgroup-v2", sb.host.cgroups.parent] : sb.host.cgroups.parents.flatMap((p) => ["--cgroup-v1", p]);
     const shape = [...baseLayers().flatMap((l) => ["--layer", l]), "--uid-host", String(slot!.uidHost), "--gid-host", String(slot!.gidHost),
       "--userns-fd", "4", ...cg, "--report-fd", "5", "--seccomp-fd", "3"];
-    /** Starts a launcher with `args` (fd 7: the slot's network namespace), hands it `run` on fd 6 (then EOF); its exit code and report. */
+    /** Starts a launcher with `args` (fd 7: the slot's network namespace, 8: its base image's), hands it `run` on fd 6 (then EOF); its exit code and report. */
     const launch = async (args: string[], run: string[]) => {
-      const child = spawn(LAUNCHER, args, { stdio: ["ignore", "ignore", "ignore", seccompFd, slot!.usernsFd, "pipe", "pipe", slot!.netnsFd] });
+      const child = spawn(LAUNCHER, args, { stdio: ["ignore", "ignore", "ignore", seccompFd, slot!.usernsFd, "pipe", "pipe", slot!.netnsFd, slot!.imageNsFds[0]!] });
       const stdio = child.stdio as unknown as [null, null, null, null, null, Readable, Writable];
       let report = "";
       stdio[5].setEncoding("utf8").on("data", (d: string) => (report += d));
@@ -384,6 +420,14 @@ describe("prepared sandboxes", () => {
         "--scratch-bytes", String(MiB), "--fsize", String(MiB), "--nofile", "64", "--stack", String(MiB)];
       const loopback = await launch([...shape, "--netns-fd", "7", "--prepare", "6"], [...limitArgs, "--net-loopback", "--", "/bin/true"]);
       expect(loopback.report).toMatch(/--net-loopback needs a network namespace of its own/);
+      // The image's namespace has no way to the host's files.
+      const imageShape = shape.filter((a, i) => a !== "--layer" && shape[i - 1] !== "--layer");
+      const lower = await launch([...imageShape, "--image-ns-fd", "8", "--box-lower", scratch, "--prepare", "6"], []);
+      expect(lower.report).toMatch(/--box-lower needs --layer, not --image-ns-fd/);
+      const both = await launch([...shape, "--image-ns-fd", "8", "--prepare", "6"], []);
+      expect(both.report).toMatch(/give the image: --layer DIR \(repeat\), or --image-ns-fd/);
+      const viaImage = await launch([...imageShape, "--image-ns-fd", "8", "--prepare", "6"], [...limitArgs, "--", "/bin/true"]);
+      expect(viaImage.report).toMatch(/"ok":true/);
       const none = await launch([...shape, "--prepare", "6"], []);
       expect(none).toEqual({ code: 0, report: "" });
       expect([...runCgroups()].filter((d) => !before.has(d))).toEqual([]);

@@ -10,10 +10,8 @@ import type { Readable, Writable } from "node:stream";
 const F = { request: 0, stdin: 1, files: 2, run: 3, stdout: 11, stderr: 12, report: 13, collect: 14, exit: 20 } as const;
 const CHUNK = 65536;
 
-/** The descriptors a served launcher has: fixed by serve.c, and by the order of `ForkServer.start`'s fds. */
-export const SERVED_FD = { seccomp: 3, report: 100, files: 101, collect: 102, run: 103 } as const;
-/** Slot i's user and network namespaces, after the seccomp program (SlotPool.namespaceFds). */
-export const servedNamespaceFds = (slot: number) => ({ userns: 4 + 2 * slot, netns: 5 + 2 * slot });
+/** The descriptors a served launcher has: fixed by serve.c, and by the order of `ForkServer.start`'s fds (the slots' namespaces from `firstSlot` on). */
+export const SERVED_FD = { seccomp: 3, firstSlot: 4, report: 1000, files: 1001, collect: 1002, run: 1003 } as const;
 
 export interface ServedRun {
   stdout: Buffer;
@@ -164,6 +162,7 @@ export class ForkServer {
 
   /** Starts the server with `fds` on its descriptors 3, 4, ... (inherited by every run). */
   static async start(launcher: string, path: string, fds: number[]): Promise<ForkServer> {
+    if (3 + fds.length > SERVED_FD.report) throw new Error(`${fds.length} descriptors to hand the fork server: more than fit below ${SERVED_FD.report}`);
     const proc = spawn(launcher, ["--serve", path], { stdio: ["pipe", "pipe", "inherit", ...fds], env: {} });
     const ready = once(proc.stdout!, "data");
     const exited = once(proc, "exit").then(() => {

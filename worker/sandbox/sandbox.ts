@@ -11,7 +11,7 @@ import { describeHost, detectHost, type Host } from "./host.js";
 import { SlotPool, type Slot } from "./slots.js";
 import { decodeCollected, encodeFiles, type CollectedFile, type SandboxFile } from "./files-stream.js";
 import { launcherReport, verdictOf, type SandboxVerdict } from "./report.js";
-import { ForkServer, SERVED_FD, servedNamespaceFds, type Launch, type ServedRun } from "./fork-server.js";
+import { ForkServer, SERVED_FD, type Launch, type ServedRun } from "./fork-server.js";
 
 let servers = 0;
 
@@ -119,13 +119,16 @@ function checkLimits(l: SandboxLimits): string | null {
 }
 
 /** The sandbox's shape: what a prepared sandbox is built with. */
-function shapeArgs(spec: SandboxSpec, host: Host, slot: Slot): string[] {
+function shapeArgs(spec: SandboxSpec, host: Host, slot: Slot, slots: SlotPool): string[] {
   const a: string[] = ["ruse-launch"];
-  for (const layer of spec.layers) a.push("--layer", layer);
+  const ns = slots.served(slot, SERVED_FD.firstSlot, spec.layers);
+  // The slot's namespace of the image, if it holds one; box-lower is bound
+  // from the host's mount table, which only a run that builds its root has.
+  if (ns.image !== undefined && !spec.boxLower) a.push("--image-ns-fd", String(ns.image));
+  else for (const layer of spec.layers) a.push("--layer", layer);
   if (spec.boxLower) a.push("--box-lower", spec.boxLower);
   if (slot.uidHost === null || slot.gidHost === null) a.push("--weak-same-uid");
   else a.push("--uid-host", String(slot.uidHost), "--gid-host", String(slot.gidHost));
-  const ns = servedNamespaceFds(slot.index);
   a.push("--userns-fd", String(ns.userns));
   // Loopback needs a namespace of its own; else the slot's (sandbox-native/net.c).
   if (!spec.network) a.push("--netns-fd", String(ns.netns));
@@ -190,15 +193,17 @@ export class Sandbox {
 
   /**
    * Detects the host, compiles the seccomp policy and takes `concurrency`
-   * slots. Slot locks live under the user's home from the password database
-   * (not $HOME, not the state directory), so that every worker of the user
-   * on this machine sees the same ones.
+   * slots, each holding the root of every image in `images` (layers, top
+   * first) built, for runs of those images to copy. Slot locks live under
+   * the user's home from the password database (not $HOME, not the state
+   * directory), so that every worker of the user on this machine sees the
+   * same ones.
    */
-  static async create(opts: { concurrency: number; allowWeakSameUid?: boolean; stateDir?: string }): Promise<Sandbox> {
+  static async create(opts: { concurrency: number; allowWeakSameUid?: boolean; stateDir?: string; images?: string[][] }): Promise<Sandbox> {
     if (!existsSync(LAUNCHER)) throw new Error(`the launcher ${LAUNCHER} is not built; run \`bash scripts/setup.sh\``);
     const host = detectHost({ allowWeakSameUid: opts.allowWeakSameUid });
     const stateDir = opts.stateDir ?? join(homedir(), ".local/state/ruse");
-    const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency, join(userInfo().homedir, ".local/state/ruse/slots"));
+    const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency, join(userInfo().homedir, ".local/state/ruse/slots"), opts.images);
     const seccompFd = seccompFile(compileSeccompPolicy());
     // A private directory: only the worker user can reach the server's socket.
     mkdirSync(join(stateDir, "run"), { recursive: true, mode: 0o700 });
@@ -270,7 +275,7 @@ export class Sandbox {
     const files = encodeFiles(spec.files ?? []);
     const stdin = typeof spec.stdin === "string" ? Buffer.from(spec.stdin) : (spec.stdin ?? Buffer.alloc(0));
     const input = { files, stdin, timeoutMs: spec.limits.wallMs + LAUNCHER_GRACE_MS, stdoutTo: spec.stdoutTo };
-    const shape = shapeArgs(spec, this.host, slot);
+    const shape = shapeArgs(spec, this.host, slot, this.slots);
     const key = shape.join("\0");
     const ready = this.prepared.get(slot.index);
     this.prepared.delete(slot.index);

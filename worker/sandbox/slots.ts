@@ -1,9 +1,11 @@
 // Slots: one per concurrent run. Each has its own host uid and gid (from the
 // worker user's subordinate range, never the worker's own uid), a user
-// namespace mapping runner (1000) to them and a network namespace in it
-// (loopback down), made once at start by `ruse-launch --hold-userns` and kept
-// open as descriptors that every run of the slot enters (a run that asks for
-// loopback gets a network namespace of its own). The holder process stays alive holding the slot's lock
+// namespace mapping runner (1000) to them, a network namespace in it
+// (loopback down) and a mount namespace per image whose root is that image,
+// made once at start by `ruse-launch --hold-userns` and kept open as
+// descriptors that every run of the slot enters (a run that asks for
+// loopback gets a network namespace of its own; one of another image, or
+// with box-lower, builds its root itself). The holder process stays alive holding the slot's lock
 // file, so that every worker process on the machine takes different uids.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
@@ -18,6 +20,8 @@ export interface Slot {
   gidHost: number | null;
   usernsFd: number;
   netnsFd: number;
+  /** per image (SlotPool's images, in order) */
+  imageNsFds: number[];
 }
 
 /** The launcher's exit status when another worker holds that slot. */
@@ -26,15 +30,19 @@ const SLOT_BUSY = 75;
 interface Held {
   usernsFd: number;
   netnsFd: number;
+  imageNsFds: number[];
   holder: ChildProcess;
 }
 
-async function holdNamespace(launcher: string, uid: number | null, gid: number | null, lockDir: string): Promise<Held | null> {
+/** An image's layers (top first) as one key, the launcher's --image form. */
+export const imageKey = (layers: readonly string[]): string => layers.join(":");
+
+async function holdNamespace(launcher: string, uid: number | null, gid: number | null, lockDir: string, images: string[]): Promise<Held | null> {
   const ids =
     uid === null || gid === null
       ? ["--weak-same-uid"]
       : ["--uid-host", String(uid), "--gid-host", String(gid), "--slot-lock", join(lockDir, `${uid}.lock`)];
-  const holder = spawn(launcher, ["--hold-userns", ...ids], { stdio: ["pipe", "pipe", "pipe"], env: {} });
+  const holder = spawn(launcher, ["--hold-userns", ...ids, ...images.flatMap((i) => ["--image", i])], { stdio: ["pipe", "pipe", "pipe"], env: {} });
   let out = "";
   let err = "";
   holder.stdout.on("data", (d: Buffer) => (out += d));
@@ -46,11 +54,13 @@ async function holdNamespace(launcher: string, uid: number | null, gid: number |
     if (r[0] === SLOT_BUSY) return null;
     throw new Error(`cannot make a user namespace for uid ${uid ?? "self"}: ${err.trim() || `holder exited ${r[0]}`}`);
   }
-  const ns = `/proc/${Number(out.trim())}/ns`;
-  const usernsFd = openSync(`${ns}/user`, "r");
-  const netnsFd = openSync(`${ns}/net`, "r");
+  // The pid holding the user and network namespaces, then one per image.
+  const [held, ...builders] = out.trim().split(" ").map((p) => `/proc/${Number(p)}/ns`);
+  const usernsFd = openSync(`${held}/user`, "r");
+  const netnsFd = openSync(`${held}/net`, "r");
+  const imageNsFds = builders.map((ns) => openSync(`${ns}/mnt`, "r"));
   holder.unref();
-  return { usernsFd, netnsFd, holder };
+  return { usernsFd, netnsFd, imageNsFds, holder };
 }
 
 export class SlotPool {
@@ -59,12 +69,15 @@ export class SlotPool {
   private constructor(
     private readonly all: Slot[],
     private readonly holders: ChildProcess[],
+    private readonly images: string[],
   ) {
     this.free = [...all];
   }
 
-  /** Takes `count` slots that no other worker on this machine holds. */
-  static async create(launcher: string, host: Host, count: number, lockDir: string): Promise<SlotPool> {
+  /** Takes `count` slots that no other worker on this machine holds, each holding `images` (layers, top first) built. */
+  static async create(launcher: string, host: Host, count: number, lockDir: string, images: readonly (readonly string[])[] = []): Promise<SlotPool> {
+    const keys = [...new Set(images.map(imageKey))];
+    if (keys.some((k) => k.split(":").some((l) => !l))) throw new Error("an image's layers cannot be empty nor contain ':'");
     mkdirSync(lockDir, { recursive: true, mode: 0o700 });
     const slots: Slot[] = [];
     const holders: ChildProcess[] = [];
@@ -72,21 +85,32 @@ export class SlotPool {
     for (let i = 0; i < tries && slots.length < count; i++) {
       const uidHost = host.uids ? host.uids.start + i : null;
       const gidHost = host.gids ? host.gids.start + i : null;
-      const held = await holdNamespace(launcher, uidHost, gidHost, lockDir);
+      const held = await holdNamespace(launcher, uidHost, gidHost, lockDir, keys);
       if (!held) continue;
-      slots.push({ index: slots.length, uidHost, gidHost, usernsFd: held.usernsFd, netnsFd: held.netnsFd });
+      slots.push({ index: slots.length, uidHost, gidHost, usernsFd: held.usernsFd, netnsFd: held.netnsFd, imageNsFds: held.imageNsFds });
       holders.push(held.holder);
     }
     if (slots.length < count) {
       for (const h of holders) h.stdin?.end();
       throw new Error(`${count} slots wanted, ${slots.length} free: the subordinate id range is used up by other workers`);
     }
-    return new SlotPool(slots, holders);
+    return new SlotPool(slots, holders, keys);
   }
 
-  /** The slots' namespace descriptors, in slot order: user, then network, of each. */
+  /** The slots' namespace descriptors, in slot order: user, network, then each image's. */
   namespaceFds(): number[] {
-    return this.all.flatMap((s) => [s.usernsFd, s.netnsFd]);
+    return this.all.flatMap((s) => [s.usernsFd, s.netnsFd, ...s.imageNsFds]);
+  }
+
+  /**
+   * Where a slot's namespaces land when namespaceFds() are handed on as
+   * descriptors `first`, `first + 1`, ...; `image` is undefined for an image
+   * (`layers`) the slots do not hold.
+   */
+  served(slot: Slot, first: number, layers: readonly string[]): { userns: number; netns: number; image: number | undefined } {
+    const base = first + slot.index * (2 + this.images.length);
+    const i = this.images.indexOf(imageKey(layers));
+    return { userns: base, netns: base + 1, image: i < 0 ? undefined : base + 2 + i };
   }
 
   uids(): number[] {
@@ -118,7 +142,7 @@ export class SlotPool {
 
   /** Gives the slots back: the holders end when their stdin closes. */
   close(): void {
-    for (const s of this.all) for (const fd of [s.usernsFd, s.netnsFd]) closeSync(fd);
+    for (const s of this.all) for (const fd of [s.usernsFd, s.netnsFd, ...s.imageNsFds]) closeSync(fd);
     for (const h of this.holders) h.stdin?.end();
     this.all.length = 0;
     this.free = [];
