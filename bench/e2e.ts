@@ -5,8 +5,10 @@
 // the worker in a process of its own.
 //
 // Measured warm, as a service runs: WARMUP runs first, so that V8 has
-// compiled the API's and the worker's hot paths (with 10 warm-up runs the
-// API and the worker each took 2.2 ms of CPU per run; with 600, 1.6).
+// compiled the API's and the worker's hot paths. With 10 warm-up runs the
+// API and the worker each took 2.2 ms of CPU per run; after 500, V8 still
+// compiled a function every 3 runs or so (--trace-opt), and they took 1.5
+// each; after 3000, 1.1 (and one compile per 18 runs).
 // Two service figures: 2 requests in flight, one per worker slot, each
 // waiting for its answer before the next (the target's reading); and 4 in
 // flight, so that the queue is never empty, which is what the service
@@ -27,7 +29,7 @@ import { childPid, machineBusyMs, processCpuMs } from "./cpu.js";
 
 const PARALLEL = 2;
 const SATURATED = 4;
-const WARMUP = 500;
+const WARMUP = 3000;
 const SOURCE = 'print("hello")';
 
 async function drive(n: number, one: () => Promise<void>, inFlight = PARALLEL): Promise<{ seconds: number; latencies: number[] }> {

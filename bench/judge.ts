@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { builtinLimits } from "../api/config.js";
+import { catalogueLayers } from "../rootfs/images.js";
 import { Sandbox } from "../worker/sandbox/sandbox.js";
 import { executeRun } from "../worker/execute.js";
 
@@ -36,7 +37,7 @@ export async function benchJudge(): Promise<void> {
   }));
   const bareMs = (performance.now() - t0) / TESTS;
 
-  const sb = await Sandbox.create({ concurrency: PARALLEL });
+  const sb = await Sandbox.create({ concurrency: PARALLEL, images: catalogueLayers() }); // as the service's
   try {
     const job = {
       language: "cpp", files: [{ path: "main.cpp", contentBase64: Buffer.from(SOURCE).toString("base64") }], stdin: "", args: [],

@@ -5,7 +5,7 @@
 // twice: once with time before it (its sandbox prepared, as a playground's
 // runs come), once right after the other (set-up on its path again).
 import { spawn } from "node:child_process";
-import { layersFor } from "../rootfs/images.js";
+import { catalogueLayers, layersFor } from "../rootfs/images.js";
 import { languageEnv, getLanguage } from "../rootfs/languages.js";
 import { Sandbox } from "../worker/sandbox/sandbox.js";
 import { cliDefaults } from "../worker/cli-defaults.js";
@@ -23,7 +23,7 @@ const BWRAP = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr
   "--ro-bind", "/lib64", "/lib64", "--ro-bind", "/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"];
 
 export async function benchSandbox(rounds: number): Promise<void> {
-  const sb = await Sandbox.create({ concurrency: 1 });
+  const sb = await Sandbox.create({ concurrency: 1, images: catalogueLayers() }); // as the service's
   console.log(`# sandbox: ${sb.describe()}`);
   const python = getLanguage("python")!;
   const inRuse = async (image: string, argv: string[]) => {
