@@ -186,7 +186,9 @@ static void build_root(const char *const *layers, int n_layers, const char *box_
   need_dir(ROOT "/tmp", "/tmp");
   need_dir(ROOT "/proc", "/proc");
   build_dev();
-  if (for_image) mnt("/proc", ROOT "/proc", NULL, MS_BIND, NULL);
+  /* Recursive: a plain bind of a proc with mounts on it (binfmt_misc, under
+   * systemd) is refused in a user namespace, as it would uncover them. */
+  if (for_image) mnt("/proc", ROOT "/proc", NULL, MS_BIND | MS_REC, NULL);
   else mnt("proc", ROOT "/proc", "proc", PROC_FLAGS, "hidepid=invisible");
 
   /* pivot_root(".", ".") stacks the old root under the new one; detaching it
