@@ -12,7 +12,7 @@ import { languages } from "../rootfs/languages.js";
 import { languageVersions } from "../rootfs/images.js";
 import { limitFields, type Config, type LimitPolicy, type Limits } from "./config.js";
 import { errorSchema, runRequestSchema, runResultSchema, type RunJob, type RunRequest, type RunResult } from "./schemas.js";
-import { loadResult, renderMetrics } from "./store.js";
+import { renderMetrics, storedResult } from "./store.js";
 import { docsPage } from "./docs.js";
 import type { Completions } from "./completions.js";
 
@@ -24,6 +24,8 @@ export interface Deps {
 }
 
 type Issue = { path: string; message: string };
+/** A completed run: its result as the worker stored it (RunResult's JSON), not parsed and written again. */
+const completed = (c: Context, json: string) => c.body(json, 200, { "Content-Type": "application/json" });
 const fail = (c: Context, status: 400 | 401 | 404 | 413 | 429 | 503, error: string, issues?: Issue[]) =>
   c.json({ error, ...(issues ? { issues } : {}) }, status);
 
@@ -170,7 +172,7 @@ export function createApp(deps: Deps): OpenAPIHono {
     }
     // Not done within the server's wait limit (or failed): answer as queued.
     const r = await waiter?.result;
-    if (r) return c.json(r, 200);
+    if (r) return completed(c, r);
     return c.json({ id, status: "queued" as const }, 202);
   }) as never);
 
@@ -183,8 +185,8 @@ export function createApp(deps: Deps): OpenAPIHono {
   });
   app.openapi(getRun, (async (c: Context) => {
     const id = c.req.param("id")!;
-    const done = await loadResult(redis, id);
-    if (done) return c.json(done, 200);
+    const done = await storedResult(redis, id);
+    if (done) return completed(c, done);
     const job = await queue.getJob(id);
     if (!job) return fail(c, 404, `no run ${id} (unknown, or its result expired)`);
     const state = await job.getState();

@@ -2,8 +2,7 @@
 // per API process to the workers' completion notices (store.ts,
 // DONE_CHANNEL), and a map of the requests waiting, by run id.
 import { Redis } from "ioredis";
-import type { RunResult } from "./schemas.js";
-import { DONE_CHANNEL, RESULT_KEY, loadResult, redisOptions } from "./store.js";
+import { DONE_CHANNEL, RESULT_KEY, redisOptions, storedResult } from "./store.js";
 
 /** How long the last look for a result may take before the request is answered "queued". */
 const LOOKUP_MS = 1000;
@@ -41,18 +40,19 @@ export class Completions {
   }
 
   /**
-   * Resolves with the run's result once it is stored, or null if it is not
-   * stored within `ms` (or the run failed). Called before the run is queued,
+   * Resolves with the run's result (its stored JSON, passed on unparsed)
+   * once it is stored, or null if it is not stored within `ms` (or the run
+   * failed). Called before the run is queued,
    * so that no notice can come before its waiter. If no notice comes in
    * time, the result is still looked for once at the end.
    */
-  wait(id: string, ms: number): { result: Promise<RunResult | null>; cancel(): void } {
+  wait(id: string, ms: number): { result: Promise<string | null>; cancel(): void } {
     let cancel = () => {};
-    const result = new Promise<RunResult | null>((resolve) => {
+    const result = new Promise<string | null>((resolve) => {
       const done = (inline: string | null) => {
         clearTimeout(timer);
         this.waiting.delete(id);
-        resolve(inline ? (JSON.parse(inline) as RunResult) : inline === null ? null : this.lookUp(id));
+        resolve(inline ? inline : inline === null ? null : this.lookUp(id));
       };
       const timer = setTimeout(() => done(""), ms);
       this.waiting.set(id, done);
@@ -65,10 +65,10 @@ export class Completions {
    * The stored result, if Redis answers soon: commands wait in the client
    * while Redis is away, and a request must not (it is answered "queued").
    */
-  private lookUp(id: string): Promise<RunResult | null> {
+  private lookUp(id: string): Promise<string | null> {
     if (this.redis.status !== "ready") return Promise.resolve(null);
     const late = new Promise<null>((r) => setTimeout(() => r(null), LOOKUP_MS).unref());
-    return Promise.race([loadResult(this.redis, id), late]).catch(() => null);
+    return Promise.race([storedResult(this.redis, id), late]).catch(() => null);
   }
 
   async close(): Promise<void> {

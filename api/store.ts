@@ -40,9 +40,9 @@ export function redisOptions(url: string): RedisOptions & { path?: string } {
 }
 
 
-export async function loadResult(redis: Redis, id: string): Promise<RunResult | null> {
-  const s = await redis.get(RESULT_KEY(id));
-  return s ? (JSON.parse(s) as RunResult) : null;
+/** A completed run's result, as the worker stored it (RunResult's JSON): the API answers it as is. */
+export function storedResult(redis: Redis, id: string): Promise<string | null> {
+  return redis.get(RESULT_KEY(id));
 }
 
 const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
