@@ -14,6 +14,18 @@ import { checkerVerdict, globToRegExp, sameOutput } from "./judge.js";
 
 const MiB = 1 << 20;
 
+/**
+ * A language's image directories, checked against the image manifest once
+ * per worker (the worker checked them all at start, and its sandbox holds
+ * them built from then on), not read again for every run.
+ */
+const imageLayers = new Map<string, string[]>();
+function layersOf(languageId: string): string[] {
+  let l = imageLayers.get(languageId);
+  if (!l) imageLayers.set(languageId, (l = layersFor(languageId)));
+  return l;
+}
+
 /** The API's limits, with the language's adjustments, as the sandbox takes them. */
 export function sandboxLimits(l: Limits, lang: Language, compile: boolean): SandboxLimits {
   const memoryBytes = (l.memoryMb + (lang.limits?.memoryMbExtra ?? 0)) * MiB;
@@ -106,7 +118,7 @@ function materialize(files: SandboxFile[]): { dir: string; box: string } {
 async function prepare(sb: Sandbox, languageId: string, files: SandboxFile[], compileLimits: Limits, cleanups: string[], compile = true): Promise<Prepared | { failed: Stage; verdict: "compile_error" | "internal_error"; message?: string }> {
   const lang = getLanguage(languageId);
   if (!lang) throw new Error(`unknown language ${languageId}`);
-  const layers = layersFor(lang.id);
+  const layers = layersOf(lang.id);
   const env = languageEnv(lang);
   if (!lang.compile || !compile) return { lang, layers, env, files, compile: null };
   const limits = sandboxLimits(compileLimits, lang, true);
@@ -224,7 +236,7 @@ async function unpack(sb: Sandbox, job: RunJob): Promise<SandboxFile[] | Stage> 
   const limits = sandboxLimits(job.compileLimits, py, true);
   const maxBytes = Math.floor(limits.scratchBytes / 2);
   const u = await sb.run({
-    layers: layersFor(py.id),
+    layers: layersOf(py.id),
     argv: ["python3", "unpack.py", "archive", job.archive!.format, String(ARCHIVE_MAX_ENTRIES), String(maxBytes)],
     env: languageEnv(py),
     files: [{ path: "unpack.py", content: UNPACK_SCRIPT }, { path: "archive", content: Buffer.from(job.archive!.contentBase64, "base64") }],
