@@ -2,7 +2,6 @@
 // generate /openapi.json; nothing malformed reaches a worker.
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { HTTPException } from "hono/http-exception";
 import type { Queue } from "bullmq";
@@ -14,6 +13,7 @@ import { limitFields, type Config, type LimitPolicy, type Limits } from "./confi
 import { errorSchema, runRequestSchema, runResultSchema, type RunJob, type RunRequest, type RunResult } from "./schemas.js";
 import { renderMetrics, storedResult } from "./store.js";
 import { docsPage } from "./docs.js";
+import { cappedBody } from "./body.js";
 import type { Completions } from "./completions.js";
 
 export interface Deps {
@@ -115,10 +115,7 @@ export function createApp(deps: Deps): OpenAPIHono {
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}`));
 
   app.use("/v1/*", guard(deps));
-  app.use(
-    "/v1/runs",
-    bodyLimit({ maxSize: cfg.bodyMaxBytes, onError: (c) => fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes`) }),
-  );
+  app.use("/v1/runs", cappedBody(cfg.bodyMaxBytes, (c) => fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes`)));
 
   // Back-pressure reads the queue's length at most every 100 ms (a Redis
   // round trip per POST is latency on a busy machine), counting our own adds.

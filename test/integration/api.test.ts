@@ -5,6 +5,7 @@
 // port, worker in this process or none) from test/helpers/service.ts.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -415,6 +416,28 @@ describe("with a worker, no API keys", () => {
       expect(r.json.error).toMatch(/larger than 65536 bytes/);
       // just under the cap is accepted (the cap, not some other limit, refused it)
       const under = await s.post("/v1/runs", { ...ok, source: `#${"x".repeat(60_000)}\nprint(1)` });
+      expect(under.status).toBe(202);
+      await s.poll(under.json.id);
+      runsBefore += 1;
+    });
+
+    it("a body sent in chunks, with no length given, is capped too", async () => {
+      /** POSTs `body` in 8 KiB chunks (Transfer-Encoding: chunked, no Content-Length). */
+      const chunked = (body: string) =>
+        new Promise<{ status: number; json: any }>((resolve, reject) => {
+          const req = httpRequest(`${s.base}/v1/runs`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+            let text = "";
+            res.setEncoding("utf8").on("data", (d: string) => (text += d));
+            res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+          });
+          req.on("error", reject);
+          for (let i = 0; i < body.length; i += 8192) req.write(body.slice(i, i + 8192));
+          req.end();
+        });
+      const over = await chunked(JSON.stringify({ ...ok, source: "#".repeat(70_000) }));
+      expect(over.status).toBe(413);
+      expect(over.json.error).toMatch(/larger than 65536 bytes/);
+      const under = await chunked(JSON.stringify({ ...ok, source: `#${"x".repeat(60_000)}\nprint(1)` }));
       expect(under.status).toBe(202);
       await s.poll(under.json.id);
       runsBefore += 1;
