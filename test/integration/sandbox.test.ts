@@ -14,6 +14,8 @@ import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type
 import { LAUNCHER, Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
 import { layersFor } from "../../rootfs/images.js";
 import { SlotPool } from "../../worker/sandbox/slots.js";
+import { ForkServer, SERVED_FD } from "../../worker/sandbox/fork-server.js";
+import { alive, processes, type Proc } from "../helpers/processes.js";
 import { compileSeccompPolicy } from "../../worker/sandbox/seccomp.js";
 import { EMULATED, SLACK, itCalibrated } from "../helpers/emulated.js";
 
@@ -434,6 +436,42 @@ describe("prepared sandboxes", () => {
     } finally {
       closeSync(seccompFd);
       pool.close();
+    }
+  });
+
+  it("a prepared launcher that is given up and does not go is killed after its grace", async () => {
+    const pool = await SlotPool.create(LAUNCHER, sb.host, 1, join(scratch, "slots-abort"));
+    const [slot] = await pool.acquire(1);
+    const bpf = join(scratch, "abort-filter.bpf");
+    writeFileSync(bpf, compileSeccompPolicy());
+    const seccompFd = openSync(bpf, "r");
+    const socket = join(scratch, "abort.sock");
+    const server = await ForkServer.start(LAUNCHER, socket, [seccompFd, ...pool.namespaceFds()]);
+    try {
+      const ns = pool.served(slot!, SERVED_FD.firstSlot, baseLayers());
+      const cg = sb.host.cgroups.version === 2 ? ["--cgroup-v2", sb.host.cgroups.parent] : sb.host.cgroups.parents.flatMap((p) => ["--cgroup-v1", p]);
+      const launch = server.launch(["ruse-launch", ...baseLayers().flatMap((l) => ["--layer", l]), "--uid-host", String(slot!.uidHost),
+        "--gid-host", String(slot!.gidHost), "--userns-fd", String(ns.userns), "--netns-fd", String(ns.netns), ...cg,
+        "--report-fd", String(SERVED_FD.report), "--seccomp-fd", String(SERVED_FD.seccomp), "--prepare", String(SERVED_FD.run)]);
+      // Its launcher: under this server (the one serving our socket), the
+      // connection's mux, then the launcher.
+      let launcher: Proc | undefined;
+      for (let i = 0; i < 200 && !launcher; i++, await new Promise((r) => setTimeout(r, 10))) {
+        const all = [...processes().values()];
+        const child = (of?: Proc) => of && all.find((p) => p.ppid === of.pid);
+        launcher = child(child(all.find((p) => p.ppid === process.pid && readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes(socket))));
+      }
+      expect(launcher, "the prepared launcher").toBeDefined();
+      process.kill(launcher!.pid, "SIGSTOP"); // a teardown that never ends
+      launch.abort(200);
+      for (let i = 0; i < 150 && !launch.over; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(launch.over).toBe(true);
+      for (let i = 0; i < 100 && alive(launcher!); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(alive(launcher!)).toBe(false);
+    } finally {
+      await server.close();
+      pool.close();
+      closeSync(seccompFd);
     }
   });
 

@@ -108,9 +108,15 @@ export class Launch {
     return result;
   }
 
-  /** A prepared launcher no run will use: it removes its sandbox and exits. */
-  abort(): void {
-    if (!this.closed) this.sock.write(frame(F.run));
+  /**
+   * A prepared launcher no run will use: it removes its sandbox and exits,
+   * or is killed after `graceMs` (closing the connection has the mux kill
+   * it), so that nothing waits on a teardown that hangs.
+   */
+  abort(graceMs = 30_000): void {
+    if (this.closed) return;
+    this.sock.write(frame(F.run));
+    this.guard ??= setTimeout(() => this.sock.destroy(), graceMs);
   }
 
   private done(): void {
