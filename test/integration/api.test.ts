@@ -410,6 +410,13 @@ describe("with a worker, no API keys", () => {
       expect(r.json.error).toMatch(/not valid JSON/);
     });
 
+    it("a JSON body that starts with a byte-order mark is read as JSON", async () => {
+      const r = await s.request("POST", "/v1/runs", { raw: `\uFEFF${JSON.stringify(ok)}` });
+      expect(r.status).toBe(202);
+      await s.poll(r.json.id);
+      runsBefore += 1;
+    });
+
     it("a body over RUSE_BODY_MAX_BYTES (64 KiB) is a 413 JSON error", async () => {
       const r = await s.post("/v1/runs", { ...ok, source: "#".repeat(70_000) });
       expect(r.status).toBe(413);
