@@ -16,7 +16,6 @@
 #include <string.h>
 #include <linux/nsfs.h>
 #include <sys/file.h>
-#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
@@ -82,15 +81,30 @@ static void write_maps(const struct config *cfg, pid_t pid) {
 /* Exit status of a holder whose slot another worker on this machine holds. */
 #define SLOT_BUSY 75
 
+/* The slot's lock: the holder's alone, not its children's (one left behind
+ * would keep the slot taken). */
+static int slot_lock_fd = -1;
+
+/* In a child of the --hold-userns process: it dies with that process. Set
+ * after the child's last change of credentials, which clears it. */
+static void die_with(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(1);
+}
+
 /* A process in the slot's user namespace that builds the image's root in a
- * mount namespace of its own and keeps it; it dies with the holder. */
+ * mount namespace of its own and keeps it; it dies with the --hold-userns
+ * process. Its real, effective and saved uids are the worker's; its fs ids
+ * stay runner's (the worker's uid is not mapped in the slot's namespace),
+ * and it opens nothing after the build. */
 static pid_t hold_image(pid_t userns_pid, const char *layers) {
   int st[2];
   if (pipe2(st, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
+  pid_t self = getpid();
   pid_t builder = fork();
   if (builder < 0) fail("fork: %s", strerror(errno));
   if (builder == 0) {
-    pid_t holder = getppid();
+    if (slot_lock_fd >= 0) close(slot_lock_fd);
     close(st[0]);
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/ns/user", (int)userns_pid);
@@ -98,15 +112,11 @@ static pid_t hold_image(pid_t userns_pid, const char *layers) {
     if (ns < 0 || setns(ns, CLONE_NEWUSER) != 0) child_fail(st[1], "enter the slot's user namespace: %s", strerror(errno));
     close(ns);
     mount_build_template(layers, st[1]);
-    /* Runner's fs ids (to make the image's /dev) made us undumpable: back to
-     * ours, so that the worker, our uid, may open /proc/PID/ns/mnt. */
-    setfsuid(getuid());
-    setfsgid(getgid());
+    /* Runner's fs ids (to make the image's /dev) made us undumpable: the
+     * worker, our uid, must open /proc/PID/ns/mnt. Runner cannot reach us:
+     * ptrace and signals go by the other uids, and no run sees us. */
     prctl(PR_SET_DUMPABLE, 1);
-    /* Dies with the holder: set after the last change of credentials, which
-     * clears it. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != holder) _exit(1);
+    die_with(self);
     struct init_msg m = {.kind = MSG_BUILT};
     (void)write_all_ret(st[1], &m, sizeof m);
     close(st[1]);
@@ -125,7 +135,7 @@ _Noreturn void user_hold_namespace(const struct config *cfg) {
   /* A host uid serves one run at a time machine-wide, whichever worker
    * process asks: the slot's lock is held for as long as this holder lives. */
   if (cfg->slot_lock) {
-    int lock = open(cfg->slot_lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int lock = slot_lock_fd = open(cfg->slot_lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (lock < 0) fail("open slot lock %s: %s", cfg->slot_lock, strerror(errno));
     if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) _exit(SLOT_BUSY);
@@ -134,10 +144,12 @@ _Noreturn void user_hold_namespace(const struct config *cfg) {
   }
   int ready[2], made[2];
   if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(made, O_CLOEXEC) != 0) fail("pipe: %s", strerror(errno));
+  pid_t self = getpid();
   pid_t holder = (pid_t)syscall(SYS_clone, (unsigned long)CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
   if (holder < 0) fail("clone a user namespace: %s", strerror(errno));
   if (holder == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (slot_lock_fd >= 0) close(slot_lock_fd);
+    die_with(self);
     close(ready[1]);
     close(made[0]);
     /* The slot's network namespace (net.c), owned by its user namespace;

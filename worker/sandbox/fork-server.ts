@@ -168,7 +168,8 @@ export class ForkServer {
 
   /** Starts the server with `fds` on its descriptors 3, 4, ... (inherited by every run). */
   static async start(launcher: string, path: string, fds: number[]): Promise<ForkServer> {
-    if (3 + fds.length > SERVED_FD.report) throw new Error(`${fds.length} descriptors to hand the fork server: more than fit below ${SERVED_FD.report}`);
+    // The server and its muxes open some 20 more of their own (socket, pipes) below the fixed ones.
+    if (3 + fds.length + 32 > SERVED_FD.report) throw new Error(`${fds.length} descriptors to hand the fork server: more than fit below ${SERVED_FD.report}`);
     const proc = spawn(launcher, ["--serve", path], { stdio: ["pipe", "pipe", "inherit", ...fds], env: {} });
     const ready = once(proc.stdout!, "data");
     const exited = once(proc, "exit").then(() => {

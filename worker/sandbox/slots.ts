@@ -82,19 +82,23 @@ export class SlotPool {
     const slots: Slot[] = [];
     const holders: ChildProcess[] = [];
     const tries = host.uids ? Math.min(host.uids.count, host.gids!.count) : count;
-    for (let i = 0; i < tries && slots.length < count; i++) {
-      const uidHost = host.uids ? host.uids.start + i : null;
-      const gidHost = host.gids ? host.gids.start + i : null;
-      const held = await holdNamespace(launcher, uidHost, gidHost, lockDir, keys);
-      if (!held) continue;
-      slots.push({ index: slots.length, uidHost, gidHost, usernsFd: held.usernsFd, netnsFd: held.netnsFd, imageNsFds: held.imageNsFds });
-      holders.push(held.holder);
+    const pool = new SlotPool(slots, holders, keys);
+    try {
+      for (let i = 0; i < tries && slots.length < count; i++) {
+        const uidHost = host.uids ? host.uids.start + i : null;
+        const gidHost = host.gids ? host.gids.start + i : null;
+        const held = await holdNamespace(launcher, uidHost, gidHost, lockDir, keys);
+        if (!held) continue;
+        slots.push({ index: slots.length, uidHost, gidHost, usernsFd: held.usernsFd, netnsFd: held.netnsFd, imageNsFds: held.imageNsFds });
+        holders.push(held.holder);
+      }
+      if (slots.length < count) throw new Error(`${count} slots wanted, ${slots.length} free: the subordinate id range is used up by other workers`);
+    } catch (e) {
+      pool.close(); // the slots taken so far go back
+      throw e;
     }
-    if (slots.length < count) {
-      for (const h of holders) h.stdin?.end();
-      throw new Error(`${count} slots wanted, ${slots.length} free: the subordinate id range is used up by other workers`);
-    }
-    return new SlotPool(slots, holders, keys);
+    pool.free = [...slots];
+    return pool;
   }
 
   /** The slots' namespace descriptors, in slot order: user, network, then each image's. */
