@@ -5,8 +5,9 @@
  *              from the host, and the fd/stdin/stdout/stderr links
  * then pivot_root and the old root detached: the host is gone. That much is
  * the same for every run of an image: a slot holds it built, in a mount
- * namespace of its own per image (--hold-userns --image), and a run copies
- * that (--image-ns-fd) rather than copy the host's mount table and build it
+ * namespace of its own per image (--hold-userns --image; the host's proc
+ * stays bound on its /proc, see build_root), and a run copies that
+ * (--image-ns-fd) rather than copy the host's mount table and build it
  * again. The copy shares the image's mounts, read-only, and so the kernel's
  * cache of the image's names (a Python start looks up hundreds); a run's
  * mounts stay in its copy (private propagation). Then, for every run:

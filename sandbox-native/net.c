@@ -6,11 +6,14 @@
  * the slot's user namespace (user.c) and kept down: making and tearing down a
  * namespace per run cost ~0.6 ms of CPU (its loopback device, sysctl tables,
  * and the kernel's cleanup work after it). Nothing a run leaves there
- * outlives it: sockets die with their processes, and no one in the slot but
- * the launcher has CAP_NET_ADMIN there to change it. Only its counters
- * (/proc/net/snmp, /proc/net/dev) add up over the slot's runs. A run with
- * loopback gets a namespace of its own, so that no port it held lingers
- * (TIME_WAIT) for the next. */
+ * lives on: sockets die with their processes, and only our own processes
+ * (holder, builders, launcher, init) have CAP_NET_ADMIN there. Its counters
+ * (/proc/net/snmp, /proc/net/dev) add up over the slot's runs, and one known
+ * case lasts a while: an abstract Unix socket kept alive by nothing but a
+ * reference to itself in flight (SCM_RIGHTS) lives until the kernel's
+ * garbage collector frees it, and the slot's next run may see its name
+ * (README: net.c). A run with loopback gets a namespace of its own, so that
+ * no port it held lingers (TIME_WAIT) for the next. */
 #include "launcher.h"
 
 #include <errno.h>
