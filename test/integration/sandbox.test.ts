@@ -430,6 +430,11 @@ describe("prepared sandboxes", () => {
       expect(both.report).toMatch(/give the image: --layer DIR \(repeat\), or --image-ns-fd/);
       const viaImage = await launch([...imageShape, "--image-ns-fd", "8", "--prepare", "6"], [...limitArgs, "--", "/bin/true"]);
       expect(viaImage.report).toMatch(/"ok":true/);
+      // A namespace of the wrong kind is refused, either way round.
+      const wrongNet = await launch([...imageShape, "--image-ns-fd", "8", "--netns-fd", "8", "--prepare", "6"], []);
+      expect(wrongNet.report).toMatch(/enter the slot's network namespace: Invalid argument/);
+      const wrongImage = await launch([...imageShape, "--image-ns-fd", "7", "--prepare", "6"], [...limitArgs, "--", "/bin/true"]);
+      expect(wrongImage.report).toMatch(/copy the image's mount namespace: Invalid argument/);
       const none = await launch([...shape, "--prepare", "6"], []);
       expect(none).toEqual({ code: 0, report: "" });
       expect([...runCgroups()].filter((d) => !before.has(d))).toEqual([]);
