@@ -80,6 +80,7 @@ struct outcome {
   bool oom_killed;
   uint64_t out_bytes[2];
   bool out_truncated[2];
+  bool net_left; /* a socket of the run outlived it in the slot's network namespace */
 };
 
 struct cgroup {
@@ -134,6 +135,7 @@ void mount_build_scratch(const struct config *cfg, int status_fd); /* the run's 
 int net_clone_flag(const struct config *cfg);
 void net_enter_namespace(const struct config *cfg);
 void net_setup(const struct config *cfg, int status_fd);
+bool net_left_behind(const struct config *cfg);
 int uts_clone_flag(void);
 void uts_setup(const struct config *cfg, int status_fd);
 int ipc_clone_flag(void);

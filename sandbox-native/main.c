@@ -162,6 +162,7 @@ static int launch(int argc, char **argv) {
    * back: no process of the slot's uid is left) while init's namespaces go
    * and the cgroup is removed. Closing our output ends every stream. */
   cgroup_collect(&run_cgroup, &out);
+  out.net_left = net_left_behind(&cfg);
   report_write(cfg.report_fd, &out);
   fail_set_report_fd(-2); /* said all there is to say */
   close(cfg.report_fd);

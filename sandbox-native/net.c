@@ -11,14 +11,16 @@
  * (/proc/net/snmp, /proc/net/dev) add up over the slot's runs, and one known
  * case lasts a while: an abstract Unix socket kept alive by nothing but a
  * reference to itself in flight (SCM_RIGHTS) lives until the kernel's
- * garbage collector frees it, and the slot's next run may see its name
- * (README: net.c). A run with loopback gets a namespace of its own, so that
- * no port it held lingers (TIME_WAIT) for the next. */
+ * garbage collector frees it. The launcher looks after each run
+ * (net_left_behind), and the worker then gives the slot's later runs
+ * namespaces of their own. A run with loopback gets a namespace of its own,
+ * so that no port it held lingers (TIME_WAIT) for the next. */
 #include "launcher.h"
 
 #include <errno.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -34,6 +36,20 @@ void net_enter_namespace(const struct config *cfg) {
   if (!user_owns_namespace(cfg->netns_fd)) fail("--netns-fd is not the slot's network namespace");
   if (setns(cfg->netns_fd, CLONE_NEWNET) != 0) fail("enter the slot's network namespace: %s", strerror(errno));
   close(cfg->netns_fd);
+}
+
+/* After a run in the slot's namespace, its processes all dead: whether a
+ * Unix socket of it is still there (see above), which the worker then keeps
+ * the slot's later runs from meeting. We are in that namespace too. */
+bool net_left_behind(const struct config *cfg) {
+  if (cfg->netns_fd < 0) return false;
+  FILE *f = fopen("/proc/self/net/unix", "re");
+  if (!f) return true; /* cannot tell: assume the worst */
+  char line[512];
+  int lines = 0;
+  while (fgets(line, sizeof line, f) && lines < 2) lines++;
+  fclose(f);
+  return lines > 1; /* the header, then one line per socket */
 }
 
 void net_setup(const struct config *cfg, int status_fd) {

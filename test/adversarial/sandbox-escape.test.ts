@@ -449,6 +449,21 @@ describe("network", () => {
     } finally {
       await one.close();
     }
+    // A socket kept alive by nothing but a reference to itself in flight
+    // outlives its run until the kernel collects it: the launcher sees it,
+    // and the slot's later runs get namespaces of their own. (Without that,
+    // the next run saw the name about half the time.)
+    const again = await openSandbox(1);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const left = await runProbe(again, ["unix", "scmself", `ruse-scm-${i}`]);
+        expect(kv(left.stdout).scmself).toBe("OK");
+        const next = await runProbe(again, ["unix", "bind", `ruse-scm-${i}`]);
+        expect(kv(next.stdout).bind, `try ${i}`).toBe("OK");
+      }
+    } finally {
+      await again.close();
+    }
     // Two slots at once: each has its own namespace.
     const holding = probe(["unix", "listen", "ruse-other", "0", "+", "sleep", "1500"]);
     await sleep(500);

@@ -20,6 +20,8 @@ export const launcherReport = z.discriminatedUnion("ok", [
     stderrBytes: z.number(),
     stdoutTruncated: z.boolean(),
     stderrTruncated: z.boolean(),
+    /** a socket of the run outlived it in the slot's network namespace (sandbox-native/net.c) */
+    netLeftover: z.boolean(),
   }),
 ]);
 export type LauncherReport = z.infer<typeof launcherReport>;

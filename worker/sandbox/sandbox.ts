@@ -119,7 +119,7 @@ function checkLimits(l: SandboxLimits): string | null {
 }
 
 /** The sandbox's shape: what a prepared sandbox is built with. */
-function shapeArgs(spec: SandboxSpec, host: Host, slot: Slot, slots: SlotPool): string[] {
+function shapeArgs(spec: SandboxSpec, host: Host, slot: Slot, slots: SlotPool, sharedNet: boolean): string[] {
   const a: string[] = ["ruse-launch"];
   const ns = slots.served(slot, SERVED_FD.firstSlot, spec.layers);
   // The slot's namespace of the image, if it holds one; box-lower is bound
@@ -131,7 +131,7 @@ function shapeArgs(spec: SandboxSpec, host: Host, slot: Slot, slots: SlotPool): 
   else a.push("--uid-host", String(slot.uidHost), "--gid-host", String(slot.gidHost));
   a.push("--userns-fd", String(ns.userns));
   // Loopback needs a namespace of its own; else the slot's (sandbox-native/net.c).
-  if (!spec.network) a.push("--netns-fd", String(ns.netns));
+  if (!spec.network && sharedNet) a.push("--netns-fd", String(ns.netns));
   if (host.cgroups.version === 2) a.push("--cgroup-v2", host.cgroups.parent);
   else for (const p of host.cgroups.parents) a.push("--cgroup-v1", p);
   a.push("--report-fd", String(SERVED_FD.report), "--seccomp-fd", String(SERVED_FD.seccomp));
@@ -181,6 +181,12 @@ export class Sandbox {
   private readonly prepared = new Map<number, { shape: string; launch: Launch }>();
   /** per slot, the shape of its last run */
   private readonly lastShape = new Map<number, string>();
+  /**
+   * Slots whose network namespace a run left a socket in (it outlived its
+   * run, sandbox-native/net.c): their runs get namespaces of their own from
+   * then on.
+   */
+  private readonly netLeftovers = new Set<number>();
   private closing?: Promise<void>;
 
   private constructor(
@@ -275,7 +281,7 @@ export class Sandbox {
     const files = encodeFiles(spec.files ?? []);
     const stdin = typeof spec.stdin === "string" ? Buffer.from(spec.stdin) : (spec.stdin ?? Buffer.alloc(0));
     const input = { files, stdin, timeoutMs: spec.limits.wallMs + LAUNCHER_GRACE_MS, stdoutTo: spec.stdoutTo };
-    const shape = shapeArgs(spec, this.host, slot, this.slots);
+    const shape = shapeArgs(spec, this.host, slot, this.slots, !this.netLeftovers.has(slot.index));
     const key = shape.join("\0");
     const ready = this.prepared.get(slot.index);
     this.prepared.delete(slot.index);
@@ -304,6 +310,7 @@ export class Sandbox {
     if (!parsed.success) return internalError(`the launcher's report is malformed: ${text.slice(0, 200)}`, stdout, stderr);
     const r = parsed.data;
     if (!r.ok) return internalError(r.error, stdout, stderr);
+    if (r.netLeftover) this.netLeftovers.add(slot.index); // the next run's shape changes: its prepared sandbox goes
     let collected: CollectedFile[] = [];
     if (spec.collect?.length && r.limit === null) {
       try {
