@@ -122,16 +122,19 @@ static const char *option_name(int o) {
   return "?";
 }
 
+/* A repeated option's value, onto its list of at most max. */
+static void append(const char **list, int *n, int max, const char *a, int o) {
+  if (*n == max) fail("too many --%s (max %d)", option_name(o), max);
+  list[(*n)++] = a;
+}
+
 /* One option into c; only run options when run_only. */
 static void take(struct config *c, int o, const char *a, bool run_only, char *const argv[]) {
   if (run_only && o != '?' && !is_run_option(o))
     fail("--%s belongs to the prepared sandbox's shape, not to a run", option_name(o));
   if (is_run_option(o)) run_option_given = true;
   switch (o) {
-    case O_LAYER:
-      if (c->n_layers == MAX_LAYERS) fail("too many --layer (max %d)", MAX_LAYERS);
-      c->layers[c->n_layers++] = a;
-      break;
+    case O_LAYER: append(c->layers, &c->n_layers, MAX_LAYERS, a, o); break;
     case O_BOXLOWER: c->box_lower = a; break;
     case O_UIDH: c->uid_host = (long)num("uid-host", a, 0xfffffffe); break;
     case O_GIDH: c->gid_host = (long)num("gid-host", a, 0xfffffffe); break;
@@ -139,17 +142,13 @@ static void take(struct config *c, int o, const char *a, bool run_only, char *co
     case O_USERNS: c->userns_fd = fdnum("userns-fd", a); break;
     case O_NETNS: c->netns_fd = fdnum("netns-fd", a); break;
     case O_IMAGENS: c->image_ns_fd = fdnum("image-ns-fd", a); break;
-    case O_IMAGE:
-      if (c->n_images == MAX_IMAGES) fail("too many --image (max %d)", MAX_IMAGES);
-      c->images[c->n_images++] = a;
-      break;
+    case O_IMAGE: append(c->images, &c->n_images, MAX_IMAGES, a, o); break;
     case O_HOLD: c->hold_userns = true; break;
     case O_SLOTLOCK: c->slot_lock = a; break;
     case O_CG2: c->cg_version = 2; c->cg2_parent = a; break;
     case O_CG1:
-      if (c->n_cg1 == MAX_CG1) fail("too many --cgroup-v1");
       c->cg_version = 1;
-      c->cg1_parents[c->n_cg1++] = a;
+      append(c->cg1_parents, &c->n_cg1, MAX_CG1, a, o);
       break;
     case O_MEM: c->memory_bytes = num("memory", a, 1ull << 44); break;
     case O_PIDS: c->pids = num("pids", a, 1u << 22); break;
@@ -173,10 +172,7 @@ static void take(struct config *c, int o, const char *a, bool run_only, char *co
     case O_SECCOMP: c->seccomp_fd = fdnum("seccomp-fd", a); break;
     case O_FILES: c->files_fd = fdnum("files-fd", a); break;
     case O_COLLECTFD: c->collect_fd = fdnum("collect-fd", a); break;
-    case O_COLLECT:
-      if (c->n_collect == MAX_COLLECT) fail("too many --collect (max %d)", MAX_COLLECT);
-      c->collect[c->n_collect++] = a;
-      break;
+    case O_COLLECT: append(c->collect, &c->n_collect, MAX_COLLECT, a, o); break;
     case O_COLLECTMAX: c->collect_max_bytes = num("collect-max", a, 1ull << 34); break;
     case O_PREPARE: c->prepare_fd = fdnum("prepare", a); break;
     default:

@@ -58,6 +58,13 @@ static void make_dir(const char *path, mode_t mode) {
   if (chmod(path, mode) != 0) child_fail(status, "chmod %s: %s", path, strerror(errno)); /* umask */
 }
 
+/* Our host uid is not mapped inside, and the kernel refuses to create files
+ * owned by an unmapped id: everything init creates belongs to runner. */
+static void runner_fs_ids(void) {
+  setfsgid(SANDBOX_ID);
+  setfsuid(SANDBOX_ID);
+}
+
 static void bind_ro(const char *src, const char *dst, unsigned long extra) {
   mnt(src, dst, NULL, MS_BIND, NULL);
   mnt(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | extra, NULL);
@@ -75,11 +82,8 @@ static void build_image_root(const char *const *layers, int n_layers, const char
   int box_lower_fd = -1;
   if (box_lower && (box_lower_fd = open(box_lower, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
     child_fail(status, "open %s: %s", box_lower, strerror(errno));
-  /* Layers opened with the worker's own access; from here on, our host uid
-   * is not mapped inside and the kernel refuses to create files owned by an
-   * unmapped id: everything init creates belongs to runner. */
-  setfsgid(SANDBOX_ID);
-  setfsuid(SANDBOX_ID);
+  /* Layers opened with the worker's own access; from here on, runner's. */
+  runner_fs_ids();
   mnt("ruse", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0700");
   make_dir(ROOT, 0755);
   if (n_layers == 1) {
@@ -202,7 +206,7 @@ static void build_root(const char *const *layers, int n_layers, const char *box_
 
 void mount_build_template(const char *layers, int status_fd) {
   status = status_fd;
-  static char buf[MAX_REQUEST];
+  static char buf[MAX_LAYERS * 512];
   const char *dirs[MAX_LAYERS];
   int n = 0;
   if (strlen(layers) >= sizeof buf) child_fail(status, "image layers too long");
@@ -225,8 +229,7 @@ void mount_build_image(const struct config *cfg, int status_fd) {
     if (setns(cfg->image_ns_fd, CLONE_NEWNS) != 0 || unshare(CLONE_NEWNS) != 0)
       child_fail(status, "copy the image's mount namespace: %s", strerror(errno));
     close(cfg->image_ns_fd);
-    setfsgid(SANDBOX_ID); /* as build_image_root: what init creates is runner's */
-    setfsuid(SANDBOX_ID);
+    runner_fs_ids();
     /* Our proc where the scratch will go, the host's dropped, ours moved on
      * /proc: nothing of the host's proc stays in the run's mount table. */
     mnt("proc", "/tmp", "proc", PROC_FLAGS, "hidepid=invisible");

@@ -113,7 +113,7 @@ export class Launch {
    * or is killed after `graceMs` (closing the connection has the mux kill
    * it), so that nothing waits on a teardown that hangs.
    */
-  abort(graceMs = 30_000): void {
+  abort(graceMs: number): void {
     if (this.closed) return;
     this.sock.write(frame(F.run));
     this.guard ??= setTimeout(() => this.sock.destroy(), graceMs);

@@ -235,7 +235,7 @@ export class Sandbox {
   /** Resolves when every launcher has finished tearing its run down (once, however often called). */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const { launch } of this.prepared.values()) launch.abort();
+      for (const { launch } of this.prepared.values()) launch.abort(LAUNCHER_GRACE_MS);
       this.prepared.clear();
       await this.server.close();
       this.slots.close();
@@ -286,7 +286,7 @@ export class Sandbox {
     const ready = this.prepared.get(slot.index);
     this.prepared.delete(slot.index);
     const prepared = !!ready && ready.shape === key && !ready.launch.over;
-    if (!prepared) ready?.launch.abort();
+    if (!prepared) ready?.launch.abort(LAUNCHER_GRACE_MS);
     const running = prepared ? ready.launch.start(runArgs(spec), input) : this.server.launch([...shape, ...runArgs(spec)]).start(null, input);
     // The slot's next run most likely has the same shape: its sandbox is
     // built now, while this one runs, so that under load (the next run

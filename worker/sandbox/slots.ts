@@ -82,7 +82,6 @@ export class SlotPool {
     const slots: Slot[] = [];
     const holders: ChildProcess[] = [];
     const tries = host.uids ? Math.min(host.uids.count, host.gids!.count) : count;
-    const pool = new SlotPool(slots, holders, keys);
     try {
       for (let i = 0; i < tries && slots.length < count; i++) {
         const uidHost = host.uids ? host.uids.start + i : null;
@@ -94,11 +93,10 @@ export class SlotPool {
       }
       if (slots.length < count) throw new Error(`${count} slots wanted, ${slots.length} free: the subordinate id range is used up by other workers`);
     } catch (e) {
-      pool.close(); // the slots taken so far go back
+      new SlotPool(slots, holders, keys).close(); // the slots taken so far go back
       throw e;
     }
-    pool.free = [...slots];
-    return pool;
+    return new SlotPool(slots, holders, keys);
   }
 
   /** The slots' namespace descriptors, in slot order: user, network, then each image's. */
