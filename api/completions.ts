@@ -2,7 +2,7 @@
 // per API process to the workers' completion notices (store.ts,
 // DONE_CHANNEL), and a map of the requests waiting, by run id.
 import { Redis } from "ioredis";
-import { DONE_CHANNEL, RESULT_KEY, redisOptions, storedResult } from "./store.js";
+import { DONE_CHANNEL, RESULT_KEY, redisOptions, storedResult } from "../core/store.js";
 
 /** How long the last look for a result may take before the request is answered "queued". */
 const LOOKUP_MS = 1000;
@@ -26,7 +26,11 @@ export class Completions {
       void sub
         .subscribe(DONE_CHANNEL)
         .then(() => {
-          for (const [id, done] of this.waiting) void this.redis.exists(RESULT_KEY(id)).then((n) => n && done(""), () => {});
+          for (const [id, done] of this.waiting)
+            void this.redis.exists(RESULT_KEY(id)).then(
+              (n) => n && done(""),
+              () => {},
+            );
         })
         .catch(() => {});
     });

@@ -1,12 +1,18 @@
 // The human docs page: the OpenAPI document rendered as plain HTML, served by
 // the API itself (no CDN, no script).
-type Doc = { info: { title: string; description?: string }; paths?: Record<string, Record<string, { summary?: string }>>; components?: unknown };
+import type { OpenAPIHono } from "@hono/zod-openapi";
+
+type Doc = ReturnType<OpenAPIHono["getOpenAPIDocument"]>;
+const methods = ["get", "put", "post", "delete", "patch"] as const;
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
 export function docsPage(doc: Doc): string {
   const routes = Object.entries(doc.paths ?? {}).flatMap(([path, ops]) =>
-    Object.entries(ops).map(([method, op]) => `<li><code>${method.toUpperCase()} ${esc(path)}</code> — ${esc(op.summary ?? "")}</li>`),
+    methods.flatMap((m) => {
+      const op = ops[m];
+      return op ? [`<li><code>${m.toUpperCase()} ${esc(path)}</code> — ${esc(op.summary ?? "")}</li>`] : [];
+    }),
   );
   return `<!doctype html><meta charset="utf-8"><title>${esc(doc.info.title)} API</title>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}</style>

@@ -1,6 +1,6 @@
 // `npm run api`: the HTTP API alone, on the Redis at REDIS_URL (scale out by
 // running it on as many machines as you like).
-import { loadConfig } from "./config.js";
+import { loadConfig } from "../core/config.js";
 import { startApi } from "./server.js";
 
 const cfg = loadConfig();

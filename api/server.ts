@@ -2,10 +2,10 @@
 import { serve } from "@hono/node-server";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import type { Config } from "./config.js";
+import type { Config } from "../core/config.js";
 import { createApp } from "./app.js";
 import { Completions } from "./completions.js";
-import { QUEUE, redisOptions } from "./store.js";
+import { QUEUE, redisOptions } from "../core/store.js";
 
 export interface ApiHandle {
   port: number;

@@ -2,8 +2,8 @@
 // REDIS_URL is unset, one worker process, and the API.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "./config.js";
-import { startEmbeddedRedis, type EmbeddedRedis } from "./redis-embedded.js";
+import { loadConfig } from "../core/config.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "../core/redis-embedded.js";
 import { startApi } from "./server.js";
 
 const cfg = loadConfig();
@@ -14,7 +14,10 @@ if (!cfg.redisUrl) {
 }
 const redisUrl = cfg.redisUrl ?? embedded!.url;
 const workerMain = fileURLToPath(new URL("../worker/main.ts", import.meta.url));
-const worker = spawn(process.execPath, ["--import", "tsx", workerMain], { stdio: "inherit", env: { ...process.env, REDIS_URL: redisUrl } });
+const worker = spawn(process.execPath, ["--import", "tsx", workerMain], {
+  stdio: "inherit",
+  env: { ...process.env, REDIS_URL: redisUrl },
+});
 const api = await startApi(cfg, redisUrl);
 
 let stopping = false;

@@ -22,8 +22,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { loadConfig } from "../api/config.js";
-import { startEmbeddedRedis } from "../api/redis-embedded.js";
+import { loadConfig } from "../core/config.js";
+import { startEmbeddedRedis } from "../core/redis-embedded.js";
 import { startApi } from "../api/server.js";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -34,7 +34,11 @@ const SATURATED = 4;
 const WARMUP = 3000;
 const SOURCE = 'print("hello")';
 
-async function drive(n: number, one: () => Promise<void>, inFlight = PARALLEL): Promise<{ seconds: number; latencies: number[] }> {
+async function drive(
+  n: number,
+  one: () => Promise<void>,
+  inFlight = PARALLEL,
+): Promise<{ seconds: number; latencies: number[] }> {
   const latencies: number[] = [];
   let next = 0;
   const t0 = performance.now();
@@ -67,12 +71,20 @@ const add = (into: Driven, r: Driven) => {
 const agent = new Agent({ keepAlive: true, maxSockets: SATURATED });
 function post(url: string, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode!, body: text }));
-    });
+    const req = request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -88,12 +100,24 @@ function bare(): Promise<void> {
 
 export async function benchEndToEnd(n: number): Promise<void> {
   const state = mkdtempSync(join(tmpdir(), "ruse-bench-"));
-  const cfg = loadConfig({ HOME: state, PORT: "0", RUSE_CONCURRENCY: String(PARALLEL), RUSE_RATE_LIMIT: "0", RUSE_STATE_DIR: state });
+  const cfg = loadConfig({
+    HOME: state,
+    PORT: "0",
+    RUSE_CONCURRENCY: String(PARALLEL),
+    RUSE_RATE_LIMIT: "0",
+    RUSE_STATE_DIR: state,
+  });
   const redis = await startEmbeddedRedis(state);
   const workerMain = fileURLToPath(new URL("../worker/main.ts", import.meta.url));
   const worker = spawn(process.execPath, ["--import", "tsx", workerMain], {
     stdio: "inherit",
-    env: { ...process.env, HOME: state, RUSE_STATE_DIR: state, REDIS_URL: redis.url, RUSE_CONCURRENCY: String(PARALLEL) },
+    env: {
+      ...process.env,
+      HOME: state,
+      RUSE_STATE_DIR: state,
+      REDIS_URL: redis.url,
+      RUSE_CONCURRENCY: String(PARALLEL),
+    },
   });
   const api = await startApi(cfg, redis.url);
   while ((await fetch(`http://127.0.0.1:${api.port}/healthz`)).status !== 200) await sleep(50);
@@ -101,13 +125,18 @@ export async function benchEndToEnd(n: number): Promise<void> {
   const viaService = async () => {
     const res = await post(url, JSON.stringify({ language: "python", source: SOURCE }));
     const body = JSON.parse(res.body) as { verdict?: string; run?: { stdout: string } };
-    if (res.status !== 200 || body.verdict !== "ok" || body.run?.stdout !== "hello\n") throw new Error(`service run: ${res.status} ${res.body}`);
+    if (res.status !== 200 || body.verdict !== "ok" || body.run?.stdout !== "hello\n")
+      throw new Error(`service run: ${res.status} ${res.body}`);
   };
   try {
     await drive(WARMUP, viaService);
     await drive(10, bare);
     const redisPid = childPid(process.pid, "redis-server");
-    const procs = [["API and load generator", process.pid], ["worker", worker.pid!], ["Redis", redisPid]] as const;
+    const procs = [
+      ["API and load generator", process.pid],
+      ["worker", worker.pid!],
+      ["Redis", redisPid],
+    ] as const;
     const used = procs.map(() => 0);
     let busy = 0;
     /** The service, 2 in flight, with where the CPU went. */
@@ -115,14 +144,17 @@ export async function benchEndToEnd(n: number): Promise<void> {
       const before = procs.map(([, pid]) => (pid ? processCpuMs(pid) : NaN));
       const busy0 = machineBusyMs();
       const r = await drive(k, viaService);
-      procs.forEach(([, pid], i) => (used[i]! += (pid ? processCpuMs(pid) : NaN) - before[i]!));
+      for (const [i, [, pid]] of procs.entries()) used[i]! += (pid ? processCpuMs(pid) : NaN) - before[i]!;
       busy += machineBusyMs() - busy0;
       return r;
     };
     // In BLOCKS rounds of bare, then ruse: this machine's speed drifts by
     // several percent over a minute, which one block of each would take as a
     // difference between them.
-    const b = empty(), b4 = empty(), s = empty(), s4 = empty();
+    const b = empty(),
+      b4 = empty(),
+      s = empty(),
+      s4 = empty();
     const block = Math.ceil(n / BLOCKS);
     // A pause before each side's block lets the other side's leftover work
     // (the kernel's deferred cleanup of sandboxes) finish first.
@@ -136,7 +168,9 @@ export async function benchEndToEnd(n: number): Promise<void> {
     }
     for (const r of [b, b4, s, s4]) r.latencies.sort((x, y) => x - y);
     n = block * BLOCKS;
-    console.log(`\n## end to end: ${n} python hello-world runs, the worker at concurrency ${PARALLEL} (after ${WARMUP} warm-up runs)`);
+    console.log(
+      `\n## end to end: ${n} python hello-world runs, the worker at concurrency ${PARALLEL} (after ${WARMUP} warm-up runs)`,
+    );
     console.log(`${"".padEnd(36)} ${"runs/s".padStart(8)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`);
     for (const [name, r] of [
       [`bare python3, ${PARALLEL} at a time`, b],
@@ -144,15 +178,23 @@ export async function benchEndToEnd(n: number): Promise<void> {
       [`ruse, ${PARALLEL} requests in flight`, s],
       [`ruse, ${SATURATED} requests in flight`, s4],
     ] as const)
-      console.log(`${name.padEnd(36)} ${(n / r.seconds).toFixed(1).padStart(8)} ${q(r.latencies, 0.5).toFixed(1).padStart(8)} ${q(r.latencies, 0.99).toFixed(1).padStart(8)}`);
+      console.log(
+        `${name.padEnd(36)} ${(n / r.seconds).toFixed(1).padStart(8)} ${q(r.latencies, 0.5).toFixed(1).padStart(8)} ${q(r.latencies, 0.99).toFixed(1).padStart(8)}`,
+      );
     console.log(`throughput ruse/bare, ${PARALLEL} in flight: ${(b.seconds / s.seconds).toFixed(2)} (target >= 0.70)`);
-    console.log(`throughput ruse/bare, ${SATURATED} in flight (the queue never empty): ${(Math.min(b.seconds, b4.seconds) / s4.seconds).toFixed(2)}`);
-    console.log(`p50 latency ruse/bare, ${PARALLEL} in flight: ${(q(s.latencies, 0.5) / q(b.latencies, 0.5)).toFixed(2)} (target < 3)`);
+    console.log(
+      `throughput ruse/bare, ${SATURATED} in flight (the queue never empty): ${(Math.min(b.seconds, b4.seconds) / s4.seconds).toFixed(2)}`,
+    );
+    console.log(
+      `p50 latency ruse/bare, ${PARALLEL} in flight: ${(q(s.latencies, 0.5) / q(b.latencies, 0.5)).toFixed(2)} (target < 3)`,
+    );
     // Where the CPU went, per run (10 ms ticks over n runs): the rest of the
     // machine's busy time is the programs, the launchers and the kernel.
     const per = (ms: number) => (ms / n).toFixed(2);
     const parts = procs.map(([name], i) => `${name} ${per(used[i]!)}`);
-    console.log(`CPU per run (${PARALLEL} in flight), ms: ${parts.join(", ")}, the rest (programs, launchers, kernel) ${per(busy - used.reduce((a, x) => a + (Number.isNaN(x) ? 0 : x), 0))}; machine ${per(busy)}`);
+    console.log(
+      `CPU per run (${PARALLEL} in flight), ms: ${parts.join(", ")}, the rest (programs, launchers, kernel) ${per(busy - used.reduce((a, x) => a + (Number.isNaN(x) ? 0 : x), 0))}; machine ${per(busy)}`,
+    );
   } finally {
     await api.close();
     worker.kill("SIGTERM");

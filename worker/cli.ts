@@ -4,7 +4,8 @@
 // runs one command in a fresh sandbox of a language's image and prints the
 // result (verdict, exit, usage, output) as JSON.
 import { parseArgs } from "node:util";
-import { layersFor } from "../rootfs/images.js";
+import { loadConfig } from "../core/config.js";
+import { layersFor } from "../rootfs/manifest.js";
 import { getLanguage, languageEnv } from "../rootfs/languages.js";
 import { Sandbox, type SandboxLimits } from "./sandbox/sandbox.js";
 import { cliDefaults } from "./cli-defaults.js";
@@ -41,7 +42,8 @@ async function sandboxCommand(argv: string[]): Promise<number> {
     processes: num(values.processes, 1, Math.max(cliDefaults.processes, lang.limits?.processes ?? 0)),
     outputBytes: num(values["output-kb"], 1024, cliDefaults.outputBytes),
   };
-  const sb = await Sandbox.create({ concurrency: 1, allowWeakSameUid: process.env.RUSE_WEAK_SAME_UID === "1" });
+  const cfg = loadConfig();
+  const sb = await Sandbox.create({ concurrency: 1, allowWeakSameUid: cfg.weakSameUid, cgroup: cfg.cgroup });
   try {
     const r = await sb.run({
       layers: layersFor(lang.id),

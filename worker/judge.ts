@@ -1,6 +1,6 @@
 // Judging a test's output: comparison modes, and checkers in the testlib
 // convention.
-import type { Compare } from "../api/schemas.js";
+import type { Compare } from "../core/schemas.js";
 
 /** Trailing spaces, tabs and CRs on each line and trailing blank lines do not count. */
 function lines(s: string): string[] {
@@ -58,6 +58,9 @@ export function checkerVerdict(exitCode: number | null, stderr: string, failure?
 
 /** A glob over /box paths: * and ? never cross a "/". */
 export function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, "[^/]*")
+    .replace(/\?/g, "[^/]");
   return new RegExp(`^${re}$`);
 }

@@ -4,22 +4,23 @@
 // gives the job to another once its lock expires (stalled-job handling).
 import { Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
-import type { Config } from "../api/config.js";
-import { runJobSchema, type RunResult } from "../api/schemas.js";
-import { DONE_CHANNEL, QUEUE, doneNotice, finishRun, redisOptions } from "../api/store.js";
+import type { Config } from "../core/config.js";
+import { runJobSchema, type RunResult } from "../core/schemas.js";
+import { DONE_CHANNEL, QUEUE, doneNotice, finishRun, redisOptions } from "../core/store.js";
 import { executeRun, type Executed } from "./execute.js";
 import { Sandbox } from "./sandbox/sandbox.js";
-import { catalogueLayers, checkImages } from "../rootfs/images.js";
+import { catalogueLayers, checkImages } from "../rootfs/manifest.js";
 
 export interface WorkerHandle {
   close(): Promise<void>;
 }
 
-export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000): Promise<WorkerHandle> {
+export async function startWorker(cfg: Config, redisUrl: string): Promise<WorkerHandle> {
   checkImages(); // refuse to start, naming the fix, rather than fail every run
   const sb = await Sandbox.create({
     concurrency: cfg.concurrency,
-    allowWeakSameUid: process.env.RUSE_WEAK_SAME_UID === "1",
+    allowWeakSameUid: cfg.weakSameUid,
+    cgroup: cfg.cgroup,
     stateDir: cfg.stateDir,
     images: catalogueLayers(),
   });
@@ -38,11 +39,24 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
       try {
         executed = await executeRun(parsed.data, sb);
       } catch (e) {
-        executed = { language: parsed.data.language, verdict: "internal_error", compile: null, run: null, message: (e as Error).message };
+        executed = {
+          language: parsed.data.language,
+          verdict: "internal_error",
+          compile: null,
+          run: null,
+          message: (e as Error).message,
+        };
       }
     }
     const completedAt = new Date();
-    const result: RunResult = { id: job.id!, status: "completed", ...executed, createdAt, startedAt: startedAt.toISOString(), completedAt: completedAt.toISOString() };
+    const result: RunResult = {
+      id: job.id!,
+      status: "completed",
+      ...executed,
+      createdAt,
+      startedAt: startedAt.toISOString(),
+      completedAt: completedAt.toISOString(),
+    };
     await finishRun(redis, result, cfg.resultTtlSeconds, {
       language: executed.language ?? "unknown",
       verdict: executed.verdict ?? "internal_error",
@@ -56,8 +70,8 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
   const worker = new Worker(QUEUE, processRun, {
     connection: redisOptions(redisUrl),
     concurrency: cfg.concurrency,
-    lockDuration: lockMs,
-    stalledInterval: lockMs,
+    lockDuration: cfg.jobLockMs,
+    stalledInterval: cfg.jobLockMs,
     maxStalledCount: 2,
   });
   worker.on("error", (e) => console.error(`worker: ${e.message}`));
@@ -67,7 +81,8 @@ export async function startWorker(cfg: Config, redisUrl: string, lockMs = 30_000
   // stalled-job check, its workers killed three times, raises no event
   // here: its waiters answer "queued" at their wait limit.)
   worker.on("failed", (job) => {
-    if (job?.data?.notify === true && job.attemptsMade >= (job.opts.attempts ?? 1)) redis.publish(DONE_CHANNEL, doneNotice(job.id!)).catch(() => {});
+    if (job?.data?.notify === true && job.attemptsMade >= (job.opts.attempts ?? 1))
+      redis.publish(DONE_CHANNEL, doneNotice(job.id!)).catch(() => {});
   });
   await worker.waitUntilReady();
   return {

@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { loadConfig, type Config } from "../../api/config.js";
-import { startEmbeddedRedis, type EmbeddedRedis } from "../../api/redis-embedded.js";
+import { loadConfig, type Config } from "../../core/config.js";
+import { startEmbeddedRedis, type EmbeddedRedis } from "../../core/redis-embedded.js";
 import { startApi, type ApiHandle } from "../../api/server.js";
-import { redisOptions } from "../../api/store.js";
-import type { RunResult } from "../../api/schemas.js";
+import { redisOptions } from "../../core/store.js";
+import type { RunResult } from "../../core/schemas.js";
 import { startWorker, type WorkerHandle } from "../../worker/service.js";
 import { assertNotRoot } from "./sandbox.js";
 
@@ -25,8 +25,6 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** "inprocess": startWorker in this process; "none": no worker (start processes with startWorkerProcess). */
   worker?: "inprocess" | "none";
-  /** The BullMQ lock duration (and stalled-check interval) of the workers. */
-  lockMs?: number;
 }
 
 export interface Reply<T = any> {
@@ -56,7 +54,11 @@ export interface Stack {
   apiMessages: string[];
   /** A direct Redis client for checks the API cannot make. */
   redis: Redis;
-  request(method: string, path: string, opts?: { body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Reply>;
+  request(
+    method: string,
+    path: string,
+    opts?: { body?: unknown; raw?: string; headers?: Record<string, string> },
+  ): Promise<Reply>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Reply>;
   get(path: string, headers?: Record<string, string>): Promise<Reply>;
   /** POST /v1/runs (async), then GET until completed. */
@@ -73,7 +75,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined | null | false>, deadlineMs: number, everyMs = 50): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  f: () => Promise<T | undefined | null | false>,
+  deadlineMs: number,
+  everyMs = 50,
+): Promise<T> {
   const end = Date.now() + deadlineMs;
   let last: unknown;
   for (;;) {
@@ -83,7 +90,8 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined | null | 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
     await sleep(everyMs);
   }
 }
@@ -100,7 +108,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...opts.env,
   };
   const cfg = loadConfig(env);
-  const lockMs = opts.lockMs ?? 30_000;
 
   let embedded: EmbeddedRedis | null = await startEmbeddedRedis(stateDir);
   const redisUrl = embedded.url;
@@ -109,8 +116,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   const apiMessages: string[] = [];
   const { log, warn } = console;
-  console.log = (...a: unknown[]) => (apiMessages.push(a.join(" ")), log(...a));
-  console.warn = (...a: unknown[]) => (apiMessages.push(a.join(" ")), warn(...a));
+  console.log = (...a: unknown[]) => {
+    apiMessages.push(a.join(" "));
+    log(...a);
+  };
+  console.warn = (...a: unknown[]) => {
+    apiMessages.push(a.join(" "));
+    warn(...a);
+  };
   let api: ApiHandle;
   try {
     api = await startApi(cfg, redisUrl);
@@ -145,7 +158,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     }
     return { status: res.status, headers: res.headers, text, json };
   };
-  const post = (path: string, body: unknown, headers?: Record<string, string>) => request("POST", path, { body, headers });
+  const post = (path: string, body: unknown, headers?: Record<string, string>) =>
+    request("POST", path, { body, headers });
   const get = (path: string, headers?: Record<string, string>) => request("GET", path, { headers });
   const poll = async (id: string, deadlineMs = 60_000): Promise<RunResult> =>
     waitFor(
@@ -170,7 +184,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 
   const startInProcessWorker = async () => {
-    const w = await startWorker(cfg, redisUrl, lockMs);
+    const w = await startWorker(cfg, redisUrl);
     inProcess.push(w);
     return w;
   };
@@ -179,7 +193,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const before = await workerCount();
     const child = spawn(process.execPath, ["--import", "tsx", "worker/main.ts"], {
       cwd: REPO,
-      env: { ...process.env, ...env, REDIS_URL: redisUrl, RUSE_JOB_LOCK_MS: String(lockMs), ...extraEnv },
+      env: { ...process.env, ...env, REDIS_URL: redisUrl, ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

@@ -5,7 +5,7 @@
 // so that a dead worker's job is handed on within seconds.
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunResult } from "../../api/schemas.js";
+import type { RunResult } from "../../core/schemas.js";
 import { startStack, type Stack } from "../helpers/service.js";
 import { alive, descendants, processes, subuidRange, type Proc } from "../helpers/processes.js";
 
@@ -48,13 +48,15 @@ function sample(text: string, line: string): number | undefined {
 describe("kill -9 a worker process in the middle of a run", () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack({ worker: "none", lockMs: LOCK_MS });
+    s = await startStack({ worker: "none", env: { RUSE_JOB_LOCK_MS: String(LOCK_MS) } });
   });
   afterAll(async () => {
     await s?.stop();
   });
 
-  it("the run is handed to another worker and completes once, with one result; the killed worker's sandbox is gone", { timeout: 90_000 }, async () => {
+  it("the run is handed to another worker and completes once, with one result; the killed worker's sandbox is gone", {
+    timeout: 90_000,
+  }, async () => {
     const range = subuidRange();
     const a = await s.startWorkerProcess();
     const src = "import os, time\nprint('attempt', os.getpid(), flush=True)\ntime.sleep(3)\nprint('done')\n";
@@ -67,7 +69,9 @@ describe("kill -9 a worker process in the middle of a run", () => {
     const sandboxed = await until(
       "worker A's sandboxed python",
       () => {
-        const l = descendants(a.pid).filter((p) => p.uid >= range.start && p.uid < range.end && p.comm.startsWith("python"));
+        const l = descendants(a.pid).filter(
+          (p) => p.uid >= range.start && p.uid < range.end && p.comm.startsWith("python"),
+        );
         return l.length ? l : null;
       },
       20_000,
@@ -121,7 +125,7 @@ describe("kill -9 a worker process in the middle of a run", () => {
 describe("restart the embedded Redis (AOF) with runs queued", () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack({ worker: "none", lockMs: LOCK_MS });
+    s = await startStack({ worker: "none", env: { RUSE_JOB_LOCK_MS: String(LOCK_MS) } });
   });
   afterAll(async () => {
     await s?.stop();
@@ -141,7 +145,11 @@ describe("restart the embedded Redis (AOF) with runs queued", () => {
     await s.restartRedis();
 
     // The API reconnects by itself; the runs are still queued.
-    const after = await until("the API to answer again", async () => (await s.get(`/v1/runs/${ids[0]}`)).json?.status, 15_000);
+    const after = await until(
+      "the API to answer again",
+      async () => (await s.get(`/v1/runs/${ids[0]}`)).json?.status,
+      15_000,
+    );
     expect(after).toBe("queued");
     for (const id of ids) expect((await s.get(`/v1/runs/${id}`)).json.status).toBe("queued");
 
@@ -183,16 +191,22 @@ describe("Redis down", () => {
 describe("SIGTERM drains a worker process", () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack({ worker: "none", lockMs: LOCK_MS });
+    s = await startStack({ worker: "none", env: { RUSE_JOB_LOCK_MS: String(LOCK_MS) } });
   });
   afterAll(async () => {
     await s?.stop();
   });
 
-  it("the run in flight finishes and is stored, no new run is taken, then the worker exits 0", { timeout: 60_000 }, async () => {
+  it("the run in flight finishes and is stored, no new run is taken, then the worker exits 0", {
+    timeout: 60_000,
+  }, async () => {
     const w = await s.startWorkerProcess();
     const first = await s.post("/v1/runs", { language: "bash", source: "sleep 2; echo drained" });
-    await until("the run to start", async () => (await s.get(`/v1/runs/${first.json.id}`)).json.status === "running", 20_000);
+    await until(
+      "the run to start",
+      async () => (await s.get(`/v1/runs/${first.json.id}`)).json.status === "running",
+      20_000,
+    );
     const exited = new Promise<number | null>((r) => w.child.once("exit", (code) => r(code)));
     w.child.kill("SIGTERM");
     await until("the worker to start draining", () => w.output().includes("SIGTERM: draining"), 5_000);

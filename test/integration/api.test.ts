@@ -3,15 +3,15 @@
 // back-pressure, the rate limit and result expiry. Each describe block runs
 // against its own private stack (embedded Redis, API on a free loopback
 // port, worker in this process or none) from test/helpers/service.ts.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { DONE_CHANNEL, QUEUE, redisOptions } from "../../api/store.js";
-import type { RunResult } from "../../api/schemas.js";
+import { DONE_CHANNEL, QUEUE, redisOptions } from "../../core/store.js";
+import type { RunResult } from "../../core/schemas.js";
 import { languages } from "../../rootfs/languages.js";
 import { startStack, type Reply, type Stack } from "../helpers/service.js";
 
@@ -91,7 +91,10 @@ describe("with a worker, no API keys", () => {
 
   describe("endpoints", () => {
     it("POST /v1/runs answers 202 queued; GET /v1/runs/:id shows it queued or running, then completed", async () => {
-      const r = await s.post("/v1/runs", { language: "python", source: "import time\ntime.sleep(0.5)\nprint('hello')\n" });
+      const r = await s.post("/v1/runs", {
+        language: "python",
+        source: "import time\ntime.sleep(0.5)\nprint('hello')\n",
+      });
       expect(r.status).toBe(202);
       expect(r.json).toEqual({ id: expect.stringMatching(UUID), status: "queued" });
       const early = await s.get(`/v1/runs/${r.json.id}`);
@@ -99,7 +102,13 @@ describe("with a worker, no API keys", () => {
       expect(["queued", "running"]).toContain(early.json.status);
       expect(early.json.verdict).toBeUndefined();
       const done = await s.poll(r.json.id);
-      expect(done).toMatchObject({ id: r.json.id, status: "completed", language: "python", verdict: "ok", compile: null });
+      expect(done).toMatchObject({
+        id: r.json.id,
+        status: "completed",
+        language: "python",
+        verdict: "ok",
+        compile: null,
+      });
       expect(done.run).toMatchObject({ verdict: "ok", exitCode: 0, signal: null, stdout: "hello\n", stderr: "" });
       expect(done.run!.usage.wallMs).toBeGreaterThanOrEqual(500);
       expectOrderedTimes(done);
@@ -110,11 +119,31 @@ describe("with a worker, no API keys", () => {
 
     it("POST /v1/runs?wait=true answers 200 with the full result", async () => {
       const t0 = Date.now();
-      const r = await s.post("/v1/runs?wait=true", { language: "bash", source: 'echo "out:$1:$(cat)"; echo err >&2', stdin: "in", args: ["x y"] });
+      const r = await s.post("/v1/runs?wait=true", {
+        language: "bash",
+        source: 'echo "out:$1:$(cat)"; echo err >&2',
+        stdin: "in",
+        args: ["x y"],
+      });
       expect(r.status).toBe(200);
-      expect(r.json).toMatchObject({ id: expect.stringMatching(UUID), status: "completed", language: "bash", verdict: "ok" });
-      expect(r.json.run).toMatchObject({ stdout: "out:x y:in\n", stderr: "err\n", exitCode: 0, stdoutTruncated: false, stderrTruncated: false });
-      expect(r.json.run.usage).toEqual({ cpuMs: expect.any(Number), wallMs: expect.any(Number), memoryKb: expect.any(Number) });
+      expect(r.json).toMatchObject({
+        id: expect.stringMatching(UUID),
+        status: "completed",
+        language: "bash",
+        verdict: "ok",
+      });
+      expect(r.json.run).toMatchObject({
+        stdout: "out:x y:in\n",
+        stderr: "err\n",
+        exitCode: 0,
+        stdoutTruncated: false,
+        stderrTruncated: false,
+      });
+      expect(r.json.run.usage).toEqual({
+        cpuMs: expect.any(Number),
+        wallMs: expect.any(Number),
+        memoryKb: expect.any(Number),
+      });
       expectOrderedTimes(r.json);
       expect(Date.parse(r.json.completedAt)).toBeLessThanOrEqual(Date.now());
       expect(Date.parse(r.json.createdAt)).toBeGreaterThanOrEqual(t0 - 1000);
@@ -169,7 +198,8 @@ describe("with a worker, no API keys", () => {
 
     it("GET /metrics counts the runs just made by language and verdict, with the queue and the histograms", async () => {
       const before = await metrics(s);
-      const count = (t: string, language: string, verdict: string) => sample(t, "ruse_runs_total", { language, verdict }) ?? 0;
+      const count = (t: string, language: string, verdict: string) =>
+        sample(t, "ruse_runs_total", { language, verdict }) ?? 0;
       const runs = (t: string) => sample(t, "ruse_run_duration_seconds_count") ?? 0;
       await s.run({ language: "bash", source: "exit 3" });
       await s.run({ language: "bash", source: "exit 3" });
@@ -179,14 +209,16 @@ describe("with a worker, no API keys", () => {
       expect(count(after, "python", "ok") - count(before, "python", "ok")).toBe(1);
       expect(runs(after) - runs(before)).toBe(3);
       expect(after).toMatch(/^# TYPE ruse_runs_total counter$/m);
-      for (const state of ["waiting", "active", "delayed", "failed"]) expect(sample(after, "ruse_queue_jobs", { state }), state).toBe(0);
+      for (const state of ["waiting", "active", "delayed", "failed"])
+        expect(sample(after, "ruse_queue_jobs", { state }), state).toBe(0);
       expect(sample(after, "ruse_sandbox_failures_total")).toEqual(expect.any(Number));
       for (const h of ["ruse_run_duration_seconds", "ruse_queue_wait_seconds"]) {
         expect(after).toMatch(new RegExp(`^# TYPE ${h} histogram$`, "m"));
         const les = [...after.matchAll(new RegExp(`^${h}_bucket\\{le="([^"]+)"\\} (\\S+)$`, "gm"))];
         expect(les.length, h).toBeGreaterThan(3);
         const values = les.map((m) => Number(m[2]));
-        for (let i = 1; i < values.length; i++) expect(values[i]!, `${h} buckets are cumulative`).toBeGreaterThanOrEqual(values[i - 1]!);
+        for (let i = 1; i < values.length; i++)
+          expect(values[i]!, `${h} buckets are cumulative`).toBeGreaterThanOrEqual(values[i - 1]!);
         expect(les.at(-1)![1]).toBe("+Inf");
         expect(values.at(-1)).toBe(sample(after, `${h}_count`));
         expect(sample(after, `${h}_count`)! - (sample(before, `${h}_count`) ?? 0)).toBe(3);
@@ -204,7 +236,17 @@ describe("with a worker, no API keys", () => {
       expect(r.json.paths["/v1/runs"].post.responses).toHaveProperty("202");
       const req = r.json.components.schemas.RunRequest;
       expect(Object.keys(req.properties)).toEqual(
-        expect.arrayContaining(["language", "source", "files", "stdin", "args", "limits", "compileLimits", "tests", "network"]),
+        expect.arrayContaining([
+          "language",
+          "source",
+          "files",
+          "stdin",
+          "args",
+          "limits",
+          "compileLimits",
+          "tests",
+          "network",
+        ]),
       );
       expect(req.properties.language.enum.sort()).toEqual(languages.map((l) => l.id).sort());
       expect(r.json.components.schemas).toHaveProperty("RunResult");
@@ -274,7 +316,10 @@ describe("with a worker, no API keys", () => {
     });
 
     it("a compiled program that compiles: compile stage ok, then the run", async () => {
-      const r = await s.run({ language: "c", source: '#include <stdio.h>\nint main(void) { puts("compiled"); return 0; }\n' });
+      const r = await s.run({
+        language: "c",
+        source: '#include <stdio.h>\nint main(void) { puts("compiled"); return 0; }\n',
+      });
       expect(r.verdict).toBe("ok");
       expect(r.compile!.verdict).toBe("ok");
       expect(r.run!.stdout).toBe("compiled\n");
@@ -307,14 +352,22 @@ describe("with a worker, no API keys", () => {
     });
 
     it("memory_limit_exceeded: 512 MB with memoryMb 64", async () => {
-      const r = await s.run({ language: "python", source: "x = b'x' * (512 << 20)\nprint(len(x))\n", limits: { memoryMb: 64 } });
+      const r = await s.run({
+        language: "python",
+        source: "x = b'x' * (512 << 20)\nprint(len(x))\n",
+        limits: { memoryMb: 64 },
+      });
       expect(r.verdict).toBe("memory_limit_exceeded");
       expect(r.run!.stdout).toBe("");
       expect(r.run!.usage.memoryKb).toBeLessThanOrEqual(64 * 1024 + 1024);
     });
 
     it("output_limit_exceeded: printing forever with outputKb 16", async () => {
-      const r = await s.run({ language: "python", source: "while True:\n    print('x' * 99)\n", limits: { outputKb: 16 } });
+      const r = await s.run({
+        language: "python",
+        source: "while True:\n    print('x' * 99)\n",
+        limits: { outputKb: 16 },
+      });
       expect(r.verdict).toBe("output_limit_exceeded");
       expect(r.run!.stdoutTruncated).toBe(true);
       expect(r.run!.stdout.length).toBeLessThanOrEqual(16 * 1024);
@@ -334,7 +387,13 @@ describe("with a worker, no API keys", () => {
         await q.close();
       }
       const r = await s.poll(id, 20_000);
-      expect(r).toMatchObject({ id, status: "completed", verdict: "internal_error", message: "malformed job", run: null });
+      expect(r).toMatchObject({
+        id,
+        status: "completed",
+        verdict: "internal_error",
+        message: "malformed job",
+        run: null,
+      });
       const failures = (t: string) => sample(t, "ruse_sandbox_failures_total") ?? 0;
       const after = await metricsUntil(s, (t) => failures(t) > failures(before));
       expect(failures(after) - failures(before)).toBe(1);
@@ -382,11 +441,33 @@ describe("with a worker, no API keys", () => {
       ["file path ../x", { language: "python", files: [{ path: "../x", content: "" }] }, "files.0.path"],
       ["file path /etc/passwd", { language: "python", files: [{ path: "/etc/passwd", content: "" }] }, "files.0.path"],
       ["file path a/../../b", { language: "python", files: [{ path: "a/../../b", content: "" }] }, "files.0.path"],
-      ["duplicate file paths", { language: "python", files: [{ path: "m.py", content: "" }, { path: "m.py", content: "" }] }, "files.1.path"],
-      ["bad base64", { language: "python", files: [{ path: "main.py", content: "cHJpbnQ@MSk=", encoding: "base64" }] }, "files.0.content"],
-      ["unknown encoding", { language: "python", files: [{ path: "main.py", content: "", encoding: "hex" }] }, "files.0.encoding"],
+      [
+        "duplicate file paths",
+        {
+          language: "python",
+          files: [
+            { path: "m.py", content: "" },
+            { path: "m.py", content: "" },
+          ],
+        },
+        "files.1.path",
+      ],
+      [
+        "bad base64",
+        { language: "python", files: [{ path: "main.py", content: "cHJpbnQ@MSk=", encoding: "base64" }] },
+        "files.0.content",
+      ],
+      [
+        "unknown encoding",
+        { language: "python", files: [{ path: "main.py", content: "", encoding: "hex" }] },
+        "files.0.encoding",
+      ],
       ["network when the server does not allow it", { ...ok, network: true }, "network"],
-      ["too many tests (RUSE_MAX_TESTS=3)", { ...ok, tests: Array(4).fill({ stdin: "", expectedOutput: "1\n" }) }, "tests"],
+      [
+        "too many tests (RUSE_MAX_TESTS=3)",
+        { ...ok, tests: Array(4).fill({ stdin: "", expectedOutput: "1\n" }) },
+        "tests",
+      ],
       ["a test without expectedOutput", { ...ok, tests: [{ stdin: "" }] }, "tests.0.expectedOutput"],
     ];
     it.each(cases)("%s", async (_name, body, field) => {
@@ -432,11 +513,15 @@ describe("with a worker, no API keys", () => {
       /** POSTs `body` in 8 KiB chunks (Transfer-Encoding: chunked, no Content-Length). */
       const chunked = (body: string) =>
         new Promise<{ status: number; json: any }>((resolve, reject) => {
-          const req = httpRequest(`${s.base}/v1/runs`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
-            let text = "";
-            res.setEncoding("utf8").on("data", (d: string) => (text += d));
-            res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
-          });
+          const req = httpRequest(
+            `${s.base}/v1/runs`,
+            { method: "POST", headers: { "content-type": "application/json" } },
+            (res) => {
+              let text = "";
+              res.setEncoding("utf8").on("data", (d: string) => (text += d));
+              res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+            },
+          );
           req.on("error", reject);
           for (let i = 0; i < body.length; i += 8192) req.write(body.slice(i, i + 8192));
           req.end();
@@ -561,7 +646,9 @@ describe("back-pressure: RUSE_MAX_QUEUE=2, no worker running", () => {
     expect(r.json).toMatchObject({ ok: false, redis: true, workers: 0 });
   });
 
-  it("the third POST gets 429 with Retry-After; once a worker drains the queue, POST works again", { timeout: 60_000 }, async () => {
+  it("the third POST gets 429 with Retry-After; once a worker drains the queue, POST works again", {
+    timeout: 60_000,
+  }, async () => {
     const body = { language: "bash", source: "echo queued" };
     const a = await s.post("/v1/runs", body);
     const b = await s.post("/v1/runs", body);
@@ -610,6 +697,16 @@ describe("rate limit: RUSE_RATE_LIMIT=3 per key", () => {
     await sleep(1100 * Number(refused[0]!.headers.get("retry-after")));
     expect((await s.get("/v1/languages", k1)).status).toBe(200);
   });
+
+  it("names its counters by a hash of the key: Redis never holds a key", async () => {
+    const key = "k2";
+    expect((await s.get("/v1/languages", { authorization: `Bearer ${key}` })).status).toBe(200);
+    const counters = await s.redis.keys("ruse:rate:*");
+    expect(counters.length).toBeGreaterThan(0);
+    const hashed = createHash("sha256").update(key).digest("base64url");
+    expect(counters.some((k) => k.startsWith(`ruse:rate:key:${hashed}:`))).toBe(true);
+    for (const k of counters) expect(k.split(":")).not.toContain(key);
+  });
 });
 
 // ---------------------------------------------------------------- result expiry and the wait limit
@@ -617,7 +714,10 @@ describe("rate limit: RUSE_RATE_LIMIT=3 per key", () => {
 describe("RUSE_RESULT_TTL=2, RUSE_WAIT_MAX_MS=1000", () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack({ worker: "inprocess", env: { RUSE_RESULT_TTL: "2", RUSE_WAIT_MAX_MS: "1000", RUSE_CONCURRENCY: "1" } });
+    s = await startStack({
+      worker: "inprocess",
+      env: { RUSE_RESULT_TTL: "2", RUSE_WAIT_MAX_MS: "1000", RUSE_CONCURRENCY: "1" },
+    });
   });
   afterAll(async () => {
     await s?.stop();

@@ -4,13 +4,14 @@
 // paths and * globs, never following a symlink. A Python project with pytest
 // and a C project with a Makefile. One private stack for the file.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunResult } from "../../api/schemas.js";
+import type { RunResult } from "../../core/schemas.js";
 import { startStack, type Stack } from "../helpers/service.js";
 
 type Collected = NonNullable<RunResult["files"]>[number];
 
 const show = (r: RunResult) => JSON.stringify(r, null, 1).slice(0, 4000);
-const decode = (f: Collected | undefined) => (f?.content === undefined ? undefined : Buffer.from(f.content, "base64").toString("utf8"));
+const decode = (f: Collected | undefined) =>
+  f?.content === undefined ? undefined : Buffer.from(f.content, "base64").toString("utf8");
 const byPath = (r: RunResult, path: string) => (r.files ?? []).find((f) => f.path === path);
 /** The testcase names of a JUnit XML report, and the counts on its testsuite. */
 function junit(xml: string): { names: string[]; tests: number; failures: number } {
@@ -64,7 +65,10 @@ describe("a Python project with pytest", () => {
   it("a failing test: the run's exit is non-zero (runtime_error), the report still collected naming the failure", async () => {
     const r = await s.run({
       language: "python",
-      files: project(["def test_add():\n    assert add(2, 3) == 5", "def test_mul_wrong():\n    assert mul(2, 2) == 5"]),
+      files: project([
+        "def test_add():\n    assert add(2, 3) == 5",
+        "def test_mul_wrong():\n    assert mul(2, 2) == 5",
+      ]),
       command,
       collect: ["report.xml"],
     });
@@ -84,7 +88,8 @@ describe("a Python project with pytest", () => {
 describe("a C project with a Makefile", () => {
   // main.c sums its arguments; test.sh writes results into out/, with files
   // the glob must not take and links it must refuse.
-  const MAIN_C = '#include <stdio.h>\n#include <stdlib.h>\nint main(int argc, char **argv) { long s = 0; for (int i = 1; i < argc; i++) s += atol(argv[i]); printf("%ld\\n", s); return 0; }\n';
+  const MAIN_C =
+    '#include <stdio.h>\n#include <stdlib.h>\nint main(int argc, char **argv) { long s = 0; for (int i = 1; i < argc; i++) s += atol(argv[i]); printf("%ld\\n", s); return 0; }\n';
   const MAKEFILE = "main: main.c\n\tgcc -O2 -o main main.c\n\ntest: main\n\tbash test.sh\n\n.PHONY: test\n";
   const TEST_SH = [
     "set -e",
@@ -105,7 +110,12 @@ describe("a C project with a Makefile", () => {
   ];
 
   it('make test; collect "out/*.txt": only matching files, links refused without content, a missing file an error', async () => {
-    const r = await s.run({ language: "c", files, command: "make test", collect: ["out/*.txt", "missing.txt", "etc/passwd"] });
+    const r = await s.run({
+      language: "c",
+      files,
+      command: "make test",
+      collect: ["out/*.txt", "missing.txt", "etc/passwd"],
+    });
     expect(r.verdict, show(r)).toBe("ok");
     expect(r.run!.stdout).toContain("done");
     const paths = (r.files ?? []).map((f) => f.path).sort();
@@ -146,8 +156,14 @@ describe("a C project with a Makefile", () => {
     const r = await s.run({
       language: "c",
       files: [
-        { path: "Makefile", content: "main: main.c lib.c lib.h\n\tgcc -O2 -o main main.c lib.c\n\ntest: main\n\t./main > out.txt\n" },
-        { path: "main.c", content: '#include <stdio.h>\n#include "lib.h"\nint main(void) { printf("%d\\n", twice(21)); return 0; }\n' },
+        {
+          path: "Makefile",
+          content: "main: main.c lib.c lib.h\n\tgcc -O2 -o main main.c lib.c\n\ntest: main\n\t./main > out.txt\n",
+        },
+        {
+          path: "main.c",
+          content: '#include <stdio.h>\n#include "lib.h"\nint main(void) { printf("%d\\n", twice(21)); return 0; }\n',
+        },
         { path: "lib.c", content: "int twice(int x) { return 2 * x; }\n" },
         { path: "lib.h", content: "int twice(int x);\n" },
       ],

@@ -1,8 +1,8 @@
 // Interactive problems: the program and the interactor run at once, each in
 // its own sandbox, piped to each other; the interactor judges.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { builtinLimits } from "../../api/config.js";
-import type { RunJob } from "../../api/schemas.js";
+import { builtinLimits } from "../../core/limits.js";
+import type { RunJob } from "../../core/schemas.js";
 import { executeRun } from "../../worker/execute.js";
 import type { Sandbox } from "../../worker/sandbox/sandbox.js";
 import { openSandbox } from "../helpers/sandbox.js";
@@ -40,11 +40,14 @@ function job(program: string, inputs: string[], wallMs = 3000): RunJob {
   return {
     language: "python",
     files: [{ path: "main.py", contentBase64: b64(program) }],
-    stdin: "", args: [],
+    stdin: "",
+    args: [],
     limits: { ...builtinLimits.run.default, wallMs },
     compileLimits: builtinLimits.compile.default,
     tests: inputs.map((stdin) => ({ stdin, expectedOutput: "" })),
-    compare: "lines", stopOnFirstFailure: false, network: false,
+    compare: "lines",
+    stopOnFirstFailure: false,
+    network: false,
     interactor: { language: "python", files: [{ path: "main.py", contentBase64: b64(INTERACTOR) }] },
     createdAt: new Date().toISOString(),
   };
@@ -81,7 +84,10 @@ describe("interactive problems", () => {
 
   it("an interactor that crashes is internal_error, never a verdict against the program", async () => {
     const broken = job(BISECT, ["5"]);
-    broken.interactor = { language: "python", files: [{ path: "main.py", contentBase64: b64("import sys\nsys.exit(3)\n") }] };
+    broken.interactor = {
+      language: "python",
+      files: [{ path: "main.py", contentBase64: b64("import sys\nsys.exit(3)\n") }],
+    };
     const r = await executeRun(broken, sb);
     expect(r.tests![0]!.verdict).toBe("internal_error");
   });

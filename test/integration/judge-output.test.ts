@@ -2,7 +2,7 @@
 // judging sees all of it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeRun, TEST_OUTPUT_KEPT } from "../../worker/execute.js";
-import { builtinLimits } from "../../api/config.js";
+import { builtinLimits } from "../../core/limits.js";
 import type { Sandbox } from "../../worker/sandbox/sandbox.js";
 import { openSandbox } from "../helpers/sandbox.js";
 
@@ -19,9 +19,18 @@ describe("stored test output", () => {
       {
         language: "python",
         files: [{ path: "main.py", contentBase64: Buffer.from(`print("${big}")`).toString("base64") }],
-        stdin: "", args: [], limits: builtinLimits.run.default, compileLimits: builtinLimits.compile.default,
-        tests: [{ stdin: "", expectedOutput: `${big}\n` }, { stdin: "", expectedOutput: `${big}y\n` }],
-        compare: "lines", stopOnFirstFailure: false, network: false, createdAt: new Date().toISOString(),
+        stdin: "",
+        args: [],
+        limits: builtinLimits.run.default,
+        compileLimits: builtinLimits.compile.default,
+        tests: [
+          { stdin: "", expectedOutput: `${big}\n` },
+          { stdin: "", expectedOutput: `${big}y\n` },
+        ],
+        compare: "lines",
+        stopOnFirstFailure: false,
+        network: false,
+        createdAt: new Date().toISOString(),
       },
       sb,
     );
@@ -44,9 +53,18 @@ int main(void) {
       {
         language: "c",
         files: [{ path: "main.c", contentBase64: Buffer.from(src).toString("base64") }],
-        stdin: "", args: [], limits: builtinLimits.run.default, compileLimits: builtinLimits.compile.default,
-        tests: [{ stdin: "", expectedOutput: "ro rw\n" }, { stdin: "", expectedOutput: "ro rw\n" }],
-        compare: "lines", stopOnFirstFailure: false, network: false, createdAt: new Date().toISOString(),
+        stdin: "",
+        args: [],
+        limits: builtinLimits.run.default,
+        compileLimits: builtinLimits.compile.default,
+        tests: [
+          { stdin: "", expectedOutput: "ro rw\n" },
+          { stdin: "", expectedOutput: "ro rw\n" },
+        ],
+        compare: "lines",
+        stopOnFirstFailure: false,
+        network: false,
+        createdAt: new Date().toISOString(),
       },
       sb,
     );

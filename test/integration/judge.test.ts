@@ -12,7 +12,7 @@
 // times to stderr. Expected outputs are computed from the inputs.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunResult, Stage } from "../../api/schemas.js";
+import type { RunResult, Stage } from "../../core/schemas.js";
 import { startStack, type Reply, type Stack } from "../helpers/service.js";
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/judge/${name}`, import.meta.url), "utf8");
@@ -76,7 +76,13 @@ describe("a+b in C++: verdicts per test and for the run", () => {
     const tests = [ab(1, 2), ab(0, 5), ab(2, 2, [], "5\n"), ab(-1, 9), ab(40, 2)];
     const r = await s.run({ language: "cpp", source: AB, tests, limits: { cpuMs: 1000, wallMs: 10_000 } });
     console.log(`judge: a run with one spinning test: ${Date.now() - t0} ms`);
-    expect(verdicts(r), show(r)).toEqual(["accepted", "time_limit_exceeded", "wrong_answer", "runtime_error", "accepted"]);
+    expect(verdicts(r), show(r)).toEqual([
+      "accepted",
+      "time_limit_exceeded",
+      "wrong_answer",
+      "runtime_error",
+      "accepted",
+    ]);
     // the run's verdict is the first non-accepted test's, not the worst or the first to finish
     expect(r.verdict).toBe("time_limit_exceeded");
     expect(r.tests![1]!.usage.cpuMs).toBeGreaterThanOrEqual(900);
@@ -97,13 +103,22 @@ describe("a+b in C++: verdicts per test and for the run", () => {
     const a = await s.run({ language: "cpp", source: AB, tests: [ab(1, 1), ab(1, 1, [], "3\n"), ab(-1, 0)] });
     expect(verdicts(a), show(a)).toEqual(["accepted", "wrong_answer", "runtime_error"]);
     expect(a.verdict).toBe("wrong_answer");
-    const b = await s.run({ language: "cpp", source: AB, tests: [ab(-1, 0), ab(0, 0), ab(1, 1, [], "3\n")], limits: { cpuMs: 500 } });
+    const b = await s.run({
+      language: "cpp",
+      source: AB,
+      tests: [ab(-1, 0), ab(0, 0), ab(1, 1, [], "3\n")],
+      limits: { cpuMs: 500 },
+    });
     expect(verdicts(b), show(b)).toEqual(["runtime_error", "time_limit_exceeded", "wrong_answer"]);
     expect(b.verdict).toBe("runtime_error");
   });
 
   it("compile_error: the compiler's message, no test run", async () => {
-    const r = await s.run({ language: "cpp", source: `${AB}\nint broken() { return "s"; }\n`, tests: [ab(1, 2), ab(3, 4)] });
+    const r = await s.run({
+      language: "cpp",
+      source: `${AB}\nint broken() { return "s"; }\n`,
+      tests: [ab(1, 2), ab(3, 4)],
+    });
     expect(r.verdict, show(r)).toBe("compile_error");
     expect(r.compile!.verdict).toBe("compile_error");
     expect(r.compile!.stderr).toMatch(/main\.cpp:\d+:\d+: error:/);
@@ -140,12 +155,15 @@ describe("a+b in C++: verdicts per test and for the run", () => {
 
 describe("compare modes", () => {
   // a+b printing CRLF line ends
-  const CRLF = '#include <stdio.h>\nint main(void) { long long a, b; scanf("%lld %lld", &a, &b); printf("%lld\\r\\n", a + b); return 0; }\n';
+  const CRLF =
+    '#include <stdio.h>\nint main(void) { long long a, b; scanf("%lld %lld", &a, &b); printf("%lld\\r\\n", a + b); return 0; }\n';
   // prints its input back, byte for byte: each test is an (output, expected) pair
   const ECHO = "#include <stdio.h>\nint main(void) { int c; while ((c = getchar()) != EOF) putchar(c); return 0; }\n";
   // a / b with six decimals
-  const DIV = '#include <stdio.h>\nint main(void) { double a, b; scanf("%lf %lf", &a, &b); printf("%.6f\\n", a / b); return 0; }\n';
-  const pairs = (p: [output: string, expected: string][]) => p.map(([stdin, expectedOutput]) => ({ stdin, expectedOutput }));
+  const DIV =
+    '#include <stdio.h>\nint main(void) { double a, b; scanf("%lf %lf", &a, &b); printf("%.6f\\n", a / b); return 0; }\n';
+  const pairs = (p: [output: string, expected: string][]) =>
+    p.map(([stdin, expectedOutput]) => ({ stdin, expectedOutput }));
 
   it('CRLF output: "exact" fails where "lines" (and the default) passes', async () => {
     const tests = [ab(1, 2), ab(20, 22)];
@@ -157,7 +175,12 @@ describe("compare modes", () => {
     const dflt = await s.run({ language: "c", source: CRLF, tests });
     expect(dflt.verdict, show(dflt)).toBe("accepted");
     // exact passes an exact match
-    const exactCr = await s.run({ language: "c", source: CRLF, compare: "exact", tests: [{ stdin: "1 2", expectedOutput: "3\r\n" }] });
+    const exactCr = await s.run({
+      language: "c",
+      source: CRLF,
+      compare: "exact",
+      tests: [{ stdin: "1 2", expectedOutput: "3\r\n" }],
+    });
     expect(exactCr.verdict, show(exactCr)).toBe("accepted");
   });
 
@@ -166,7 +189,12 @@ describe("compare modes", () => {
       language: "c",
       source: ECHO,
       compare: "exact",
-      tests: pairs([["3\n", "3\n"], ["3", "3\n"], ["3 \n", "3\n"], ["3\n\n", "3\n"]]),
+      tests: pairs([
+        ["3\n", "3\n"],
+        ["3", "3\n"],
+        ["3 \n", "3\n"],
+        ["3\n\n", "3\n"],
+      ]),
     });
     expect(verdicts(r), show(r)).toEqual(["accepted", "wrong_answer", "wrong_answer", "wrong_answer"]);
   });
@@ -186,7 +214,15 @@ describe("compare modes", () => {
         ["1\n\n2\n", "1\n2\n"],
       ]),
     });
-    expect(verdicts(r), show(r)).toEqual(["accepted", "accepted", "accepted", "accepted", "wrong_answer", "wrong_answer", "wrong_answer"]);
+    expect(verdicts(r), show(r)).toEqual([
+      "accepted",
+      "accepted",
+      "accepted",
+      "accepted",
+      "wrong_answer",
+      "wrong_answer",
+      "wrong_answer",
+    ]);
   });
 
   it("tokens: whitespace of any kind between tokens; count and spelling matter", async () => {
@@ -204,7 +240,7 @@ describe("compare modes", () => {
     expect(verdicts(r), show(r)).toEqual(["accepted", "wrong_answer", "wrong_answer", "wrong_answer"]);
   });
 
-  it('float {absError: 1e-3, relError: 0}: within the absolute error only; the default tolerances differ', async () => {
+  it("float {absError: 1e-3, relError: 0}: within the absolute error only; the default tolerances differ", async () => {
     // a / b printed with six decimals: 1/3 = 0.333333, 1000000/3 = 333333.333333
     const tests = [
       { stdin: "1 3", expectedOutput: "0.3333\n" }, // off by 3.3e-5
@@ -214,21 +250,43 @@ describe("compare modes", () => {
       { stdin: "1000000 3", expectedOutput: "333333.3350" }, // off by 1.67e-3: only a relative error forgives it
       { stdin: "1 4", expectedOutput: "0.25 extra" }, // a token more than the output
     ];
-    const r = await s.run({ language: "c", source: DIV, compare: { mode: "float", absError: 1e-3, relError: 0 }, tests });
-    expect(verdicts(r), show(r)).toEqual(["accepted", "wrong_answer", "accepted", "accepted", "wrong_answer", "wrong_answer"]);
+    const r = await s.run({
+      language: "c",
+      source: DIV,
+      compare: { mode: "float", absError: 1e-3, relError: 0 },
+      tests,
+    });
+    expect(verdicts(r), show(r)).toEqual([
+      "accepted",
+      "wrong_answer",
+      "accepted",
+      "accepted",
+      "wrong_answer",
+      "wrong_answer",
+    ]);
     expect(r.tests![0]!.stdout).toBe("0.333333\n");
     // defaults 1e-6 / 1e-6: the small absolute misses fail, the large value passes relatively
     const d = await s.run({ language: "c", source: DIV, compare: { mode: "float" }, tests });
-    expect(verdicts(d), show(d)).toEqual(["wrong_answer", "wrong_answer", "wrong_answer", "accepted", "accepted", "wrong_answer"]);
+    expect(verdicts(d), show(d)).toEqual([
+      "wrong_answer",
+      "wrong_answer",
+      "wrong_answer",
+      "accepted",
+      "accepted",
+      "wrong_answer",
+    ]);
   });
 });
 
 describe("checkers", () => {
   // prints n..1: a permutation, never the expected 1..n (except for n = 1)
-  const REVERSE = "#include <cstdio>\nint main() { int n; std::scanf(\"%d\", &n); for (int i = n; i >= 1; i--) std::printf(\"%d \", i); std::printf(\"\\n\"); }\n";
+  const REVERSE =
+    '#include <cstdio>\nint main() { int n; std::scanf("%d", &n); for (int i = n; i >= 1; i--) std::printf("%d ", i); std::printf("\\n"); }\n';
   // prints 1 n times: a permutation only when n = 1
-  const ONES = "#include <cstdio>\nint main() { int n; std::scanf(\"%d\", &n); for (int i = 0; i < n; i++) std::printf(\"1\\n\"); }\n";
-  const permTests = (ns: number[]) => ns.map((n) => ({ stdin: `${n}\n`, expectedOutput: `${Array.from({ length: n }, (_, i) => i + 1).join(" ")}\n` }));
+  const ONES =
+    '#include <cstdio>\nint main() { int n; std::scanf("%d", &n); for (int i = 0; i < n; i++) std::printf("1\\n"); }\n';
+  const permTests = (ns: number[]) =>
+    ns.map((n) => ({ stdin: `${n}\n`, expectedOutput: `${Array.from({ length: n }, (_, i) => i + 1).join(" ")}\n` }));
   const permChecker = { language: "cpp", source: PERM_CHECKER };
 
   it("a custom C++ checker accepts any valid permutation, though the output differs from the answer", async () => {
@@ -251,9 +309,16 @@ describe("checkers", () => {
   });
 
   describe("testlib.h sent among the checker's files", () => {
-    const testlibChecker = { language: "cpp", files: [{ path: "main.cpp", content: AB_CHECKER }, { path: "testlib.h", content: TESTLIB_H }] };
+    const testlibChecker = {
+      language: "cpp",
+      files: [
+        { path: "main.cpp", content: AB_CHECKER },
+        { path: "testlib.h", content: TESTLIB_H },
+      ],
+    };
     // a * b: right when a = b = 2; "many" (not a number) when a > b
-    const MUL = '#include <iostream>\nint main() { long long a, b; std::cin >> a >> b; if (a > b) std::cout << "many\\n"; else std::cout << a * b << "\\n"; }\n';
+    const MUL =
+      '#include <iostream>\nint main() { long long a, b; std::cin >> a >> b; if (a > b) std::cout << "many\\n"; else std::cout << a * b << "\\n"; }\n';
 
     it("accepted: the checker's ok line is the message", async () => {
       const r = await s.run({ language: "cpp", source: AB, tests: [ab(2, 3), ab(1000, 24)], checker: testlibChecker });
@@ -262,7 +327,12 @@ describe("checkers", () => {
     });
 
     it("quitf(_wa) is wrong_answer with its message; a read failure on the output (_pe) is wrong_answer as a presentation error", async () => {
-      const r = await s.run({ language: "cpp", source: MUL, tests: [ab(2, 2), ab(2, 3), ab(3, 2)], checker: testlibChecker });
+      const r = await s.run({
+        language: "cpp",
+        source: MUL,
+        tests: [ab(2, 2), ab(2, 3), ab(3, 2)],
+        checker: testlibChecker,
+      });
       expect(verdicts(r), show(r)).toEqual(["accepted", "wrong_answer", "wrong_answer"]);
       expect(r.verdict).toBe("wrong_answer");
       expect(r.tests![1]!.message).toBe("wrong answer expected 5, found 6");
@@ -271,7 +341,12 @@ describe("checkers", () => {
     });
 
     it("a checker exiting 3 (_fail: the answer file contradicts the input) is internal_error, never a verdict against the program", async () => {
-      const r = await s.run({ language: "cpp", source: AB, tests: [ab(2, 3), ab(1, 1, [], "3\n"), ab(4, 4)], checker: testlibChecker });
+      const r = await s.run({
+        language: "cpp",
+        source: AB,
+        tests: [ab(2, 3), ab(1, 1, [], "3\n"), ab(4, 4)],
+        checker: testlibChecker,
+      });
       expect(verdicts(r), show(r)).toEqual(["accepted", "internal_error", "accepted"]);
       expect(r.verdict).toBe("internal_error");
       expect(r.tests![1]!.message).toContain("FAIL the answer file says 3, but 1 + 1 = 2");
@@ -301,13 +376,20 @@ describe("stopOnFirstFailure", () => {
     const r = await s.run({ language: "cpp", source: AB, tests, stopOnFirstFailure: true });
     expect(verdicts(r), show(r)).toEqual(["accepted", "wrong_answer", "skipped", "skipped"]);
     expect(r.verdict).toBe("wrong_answer");
-    for (const t of r.tests!.slice(2)) expect(t).toMatchObject({ exitCode: null, signal: null, stdout: "", stderr: "" });
+    for (const t of r.tests!.slice(2))
+      expect(t).toMatchObject({ exitCode: null, signal: null, stdout: "", stderr: "" });
     const all = await s.run({ language: "cpp", source: AB, tests, stopOnFirstFailure: false });
     expect(verdicts(all), show(all)).toEqual(["accepted", "wrong_answer", "accepted", "runtime_error"]);
   });
 
   it("a time limit stops the run too; all accepted skips nothing", async () => {
-    const r = await s.run({ language: "cpp", source: AB, tests: [ab(0, 1), ab(1, 1)], stopOnFirstFailure: true, limits: { cpuMs: 500 } });
+    const r = await s.run({
+      language: "cpp",
+      source: AB,
+      tests: [ab(0, 1), ab(1, 1)],
+      stopOnFirstFailure: true,
+      limits: { cpuMs: 500 },
+    });
     expect(verdicts(r), show(r)).toEqual(["time_limit_exceeded", "skipped"]);
     const ok = await s.run({ language: "cpp", source: AB, tests: [ab(1, 1), ab(2, 2)], stopOnFirstFailure: true });
     expect(verdicts(ok), show(ok)).toEqual(["accepted", "accepted"]);
@@ -316,7 +398,11 @@ describe("stopOnFirstFailure", () => {
 
 describe("validation", () => {
   it("a checker without tests is a 400 naming checker", async () => {
-    const r = await s.post("/v1/runs", { language: "cpp", source: AB, checker: { language: "cpp", source: PERM_CHECKER } });
+    const r = await s.post("/v1/runs", {
+      language: "cpp",
+      source: AB,
+      checker: { language: "cpp", source: PERM_CHECKER },
+    });
     expect(r.status, r.text).toBe(400);
     expect(issuePaths(r)).toContain("checker");
   });
@@ -331,7 +417,10 @@ describe("validation", () => {
     for (const compare of ["fuzzy", { mode: "float", absError: -1 }, { mode: "exact" }]) {
       const r = await s.post("/v1/runs", { language: "cpp", source: AB, tests: [ab(1, 2)], compare });
       expect(r.status, `${JSON.stringify(compare)}: ${r.text}`).toBe(400);
-      expect(issuePaths(r).some((p) => p.startsWith("compare")), r.text).toBe(true);
+      expect(
+        issuePaths(r).some((p) => p.startsWith("compare")),
+        r.text,
+      ).toBe(true);
     }
   });
 });

@@ -13,9 +13,9 @@
 // requests give none; the whole file takes about 8 s.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../api/config.js";
-import { toJob } from "../../api/app.js";
-import { runRequestSchema, type RunResult } from "../../api/schemas.js";
+import { loadConfig } from "../../core/config.js";
+import { toJob } from "../../core/job.js";
+import { runRequestSchema, type RunResult } from "../../core/schemas.js";
 import { languages } from "../../rootfs/languages.js";
 import { executeRun } from "../../worker/execute.js";
 import type { Sandbox } from "../../worker/sandbox/sandbox.js";
@@ -41,7 +41,6 @@ async function execute(req: Record<string, unknown>): Promise<RunResult> {
   return (await executeRun(job, sb)) as RunResult;
 }
 
-
 interface Programs {
   hello: string;
   sum: string;
@@ -62,7 +61,10 @@ const programs: Record<string, Programs> = {
   cpp: {
     hello: '#include <iostream>\nint main() { std::cout << "hello" << std::endl; }\n',
     sum: "#include <iostream>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << '\\n'; }\n",
-    broken: { source: "#include <string>\nint main() { int x = std::string(\"s\"); }\n", message: /main\.cpp:2:\d+: error: cannot convert/ },
+    broken: {
+      source: '#include <string>\nint main() { int x = std::string("s"); }\n',
+      message: /main\.cpp:2:\d+: error: cannot convert/,
+    },
   },
   python: {
     hello: 'print("hello")\n',
@@ -74,30 +76,36 @@ const programs: Record<string, Programs> = {
   },
   java: {
     hello: 'public class Main { public static void main(String[] args) { System.out.println("hello"); } }\n',
-    sum:
-      "import java.util.Scanner;\npublic class Main { public static void main(String[] args) { Scanner s = new Scanner(System.in); long a = s.nextLong(), b = s.nextLong(); System.out.println(a + b); } }\n",
-    broken: { source: 'public class Main { public static void main(String[] args) { int x = "s"; } }\n', message: /Main\.java:1: error: incompatible types/ },
+    sum: "import java.util.Scanner;\npublic class Main { public static void main(String[] args) { Scanner s = new Scanner(System.in); long a = s.nextLong(), b = s.nextLong(); System.out.println(a + b); } }\n",
+    broken: {
+      source: 'public class Main { public static void main(String[] args) { int x = "s"; } }\n',
+      message: /Main\.java:1: error: incompatible types/,
+    },
   },
   go: {
     hello: 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n',
     sum: 'package main\n\nimport "fmt"\n\nfunc main() {\n\tvar a, b int64\n\tfmt.Scan(&a, &b)\n\tfmt.Println(a + b)\n}\n',
-    broken: { source: "package main\n\nfunc main() {\n\tx := 1\n}\n", message: /main\.go:4:\d+: .*declared (and|but) not used/ },
+    broken: {
+      source: "package main\n\nfunc main() {\n\tx := 1\n}\n",
+      message: /main\.go:4:\d+: .*declared (and|but) not used/,
+    },
   },
   rust: {
     hello: 'fn main() { println!("hello"); }\n',
-    sum:
-      'use std::io::Read;\nfn main() { let mut s = String::new(); std::io::stdin().read_to_string(&mut s).unwrap(); let v: Vec<i64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect(); println!("{}", v[0] + v[1]); }\n',
+    sum: 'use std::io::Read;\nfn main() { let mut s = String::new(); std::io::stdin().read_to_string(&mut s).unwrap(); let v: Vec<i64> = s.split_whitespace().map(|x| x.parse().unwrap()).collect(); println!("{}", v[0] + v[1]); }\n',
     broken: { source: 'fn main() { let x: i32 = "s"; }\n', message: /error\[E0308\]: mismatched types/ },
   },
 };
 
 /** Per test: a compile within the default limits (20 s wall, or compileSeconds) and the runs. */
-const timeout = (id: string) => 2 * Math.max(20, languages.find((l) => l.id === id)!.limits?.compileSeconds ?? 0) * 1000 + 10_000;
+const timeout = (id: string) =>
+  2 * Math.max(20, languages.find((l) => l.id === id)!.limits?.compileSeconds ?? 0) * 1000 + 10_000;
 const describeResult = (r: RunResult) => JSON.stringify(r, null, 1).slice(0, 3000);
 
 it("has programs for exactly the catalogue's languages", () => {
   expect(Object.keys(programs).sort()).toEqual(languages.map((l) => l.id).sort());
-  for (const l of languages) expect(!!programs[l.id]!.broken, `${l.id}: a compile-error case iff compiled`).toBe(!!l.compile);
+  for (const l of languages)
+    expect(!!programs[l.id]!.broken, `${l.id}: a compile-error case iff compiled`).toBe(!!l.compile);
 });
 
 describe.each(languages.map((l) => [l.id, l] as const))("%s", (id, lang) => {
@@ -106,7 +114,9 @@ describe.each(languages.map((l) => [l.id, l] as const))("%s", (id, lang) => {
   it("hello world prints hello", { timeout: timeout(id) }, async () => {
     const t0 = Date.now();
     const r = await execute({ language: id, source: p.hello });
-    console.log(`languages: ${id} hello world: ${Date.now() - t0} ms (compile ${r.compile?.usage.wallMs.toFixed(0) ?? "-"} ms, run ${r.run?.usage.wallMs.toFixed(0)} ms)`);
+    console.log(
+      `languages: ${id} hello world: ${Date.now() - t0} ms (compile ${r.compile?.usage.wallMs.toFixed(0) ?? "-"} ms, run ${r.run?.usage.wallMs.toFixed(0)} ms)`,
+    );
     expect(r.verdict, describeResult(r)).toBe("ok");
     expect(r.run!.exitCode).toBe(0);
     expect(r.run!.stdout).toBe("hello\n");
@@ -147,7 +157,10 @@ describe.each(languages.map((l) => [l.id, l] as const))("%s", (id, lang) => {
 
 describe("the image is read-only from inside", () => {
   it("bash: touch /usr/x fails with Read-only file system", async () => {
-    const r = await execute({ language: "bash", source: "touch /usr/x\necho status=$?\ntouch /box/ok && echo box-writable\n" });
+    const r = await execute({
+      language: "bash",
+      source: "touch /usr/x\necho status=$?\ntouch /box/ok && echo box-writable\n",
+    });
     expect(r.run!.stderr).toMatch(/touch: cannot touch '\/usr\/x': Read-only file system/);
     expect(r.run!.stdout).toContain("status=1");
     expect(r.run!.stdout).toContain("box-writable"); // the check is not merely "nothing is writable"
@@ -197,10 +210,19 @@ describe("two concurrent runs of different languages", () => {
       "print('listed=%d' % time.time_ns())",
       "print(' '.join(sorted(os.listdir('/box') + os.listdir('/tmp') + os.listdir('/dev/shm'))))",
     ].join("\n");
-    const [ra, rb] = await Promise.all([execute({ language: "bash", source: bashSrc }), execute({ language: "python", source: pySrc })]);
+    const [ra, rb] = await Promise.all([
+      execute({ language: "bash", source: bashSrc }),
+      execute({ language: "python", source: pySrc }),
+    ]);
     expect(ra.verdict, describeResult(ra)).toBe("ok");
     expect(rb.verdict, describeResult(rb)).toBe("ok");
-    const stamp = (r: RunResult, k: string) => BigInt(r.run!.stdout.split("\n").find((l) => l.startsWith(`${k}=`))!.slice(k.length + 1));
+    const stamp = (r: RunResult, k: string) =>
+      BigInt(
+        r
+          .run!.stdout.split("\n")
+          .find((l) => l.startsWith(`${k}=`))!
+          .slice(k.length + 1),
+      );
     // overlapped: each listed after the other had written
     expect(stamp(ra, "listed") > stamp(rb, "written")).toBe(true);
     expect(stamp(rb, "listed") > stamp(ra, "written")).toBe(true);

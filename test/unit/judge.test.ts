@@ -2,7 +2,7 @@
 // testlib exit codes of a checker, and the collect globs. No sandbox.
 import { describe, expect, it } from "vitest";
 import { checkerVerdict, globToRegExp, sameOutput } from "../../worker/judge.js";
-import type { Compare } from "../../api/schemas.js";
+import type { Compare } from "../../core/schemas.js";
 
 const float = (absError: number, relError: number): Compare => ({ mode: "float", absError, relError });
 
@@ -183,7 +183,10 @@ describe("checkerVerdict: testlib exit codes", () => {
   });
 
   it("1 wrong answer, with the stderr", () => {
-    expect(checkerVerdict(1, "  wrong answer expected 5, found 6\n")).toEqual({ verdict: "wrong_answer", message: "wrong answer expected 5, found 6" });
+    expect(checkerVerdict(1, "  wrong answer expected 5, found 6\n")).toEqual({
+      verdict: "wrong_answer",
+      message: "wrong answer expected 5, found 6",
+    });
   });
 
   it("2 presentation error: wrong_answer, said so in the message", () => {
@@ -208,7 +211,10 @@ describe("checkerVerdict: testlib exit codes", () => {
   });
 
   it("no exit code (killed by a signal) or a failure to run is internal_error, the failure winning over any exit code", () => {
-    expect(checkerVerdict(null, "", "killed by signal 9")).toEqual({ verdict: "internal_error", message: expect.stringContaining("killed by signal 9") });
+    expect(checkerVerdict(null, "", "killed by signal 9")).toEqual({
+      verdict: "internal_error",
+      message: expect.stringContaining("killed by signal 9"),
+    });
     expect(checkerVerdict(null, "").verdict).toBe("internal_error");
     const tle = checkerVerdict(0, "half a verdict\n", "time_limit_exceeded");
     expect(tle.verdict).toBe("internal_error");

@@ -2,10 +2,21 @@
 // cgroup version and the delegated parents, the subordinate id range the
 // worker user may map, and how the images are mounted. Every check that
 // fails names its fix.
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from "node:fs";
 import { userInfo } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { defaultMountRoot, mountTable } from "../../rootfs/images.js";
+import type { CgroupPlace } from "../../core/config.js";
+import { defaultMountRoot } from "../../rootfs/manifest.js";
+import { mountTable } from "../../rootfs/mounts.js";
 
 export interface IdRange {
   start: number;
@@ -54,7 +65,8 @@ function writable(path: string): boolean {
   }
 }
 
-const words = (file: string): string[] => (existsSync(file) ? readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean) : []);
+const words = (file: string): string[] =>
+  existsSync(file) ? readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean) : [];
 
 /** The cgroup v2 path of a process (the "0::" line of /proc/PID/cgroup), or null. */
 export function ownCgroupV2(procCgroup: string): string | null {
@@ -121,7 +133,8 @@ function detectV2(root: string, name: string, opts: V2Options): Extract<CgroupSe
   let enabled = words(join(parent, "cgroup.subtree_control"));
   const wanted = V2_WANTED.filter((c) => available.includes(c));
   if (opts.apply !== false) {
-    if (!inLeaf || (wanted.some((c) => !enabled.includes(c)) && words(join(parent, "cgroup.procs")).length)) vacate(parent, leaf);
+    if (!inLeaf || (wanted.some((c) => !enabled.includes(c)) && words(join(parent, "cgroup.procs")).length))
+      vacate(parent, leaf);
     for (const c of wanted.filter((c) => !enabled.includes(c))) enable(parent, leaf, c);
     enabled = words(join(parent, "cgroup.subtree_control"));
     removeStaleRuns(parent);
@@ -202,7 +215,9 @@ function enable(parent: string, leaf: string, c: string): void {
         continue;
       }
       if (!V2_REQUIRED.includes(c)) return;
-      throw new Error(`cgroup v2: cannot enable the ${c} controller in ${parent}/cgroup.subtree_control: ${(e as Error).message}`);
+      throw new Error(
+        `cgroup v2: cannot enable the ${c} controller in ${parent}/cgroup.subtree_control: ${(e as Error).message}`,
+      );
     }
   }
 }
@@ -244,17 +259,25 @@ export interface Host {
 
 /** How the images under `mountRoot` are mounted: kernel squashfs or FUSE (squashfuse). */
 export function describeImageMounts(mountRoot = defaultMountRoot()): string {
-  const types = new Set(mountTable().filter((m) => dirname(m.mountPoint) === mountRoot).map((m) => m.fsType));
-  const kinds = [...types].map((t) => (t === "squashfs" ? "kernel squashfs" : t.startsWith("fuse.") ? `FUSE (${t.slice(5)})` : t));
+  const types = new Set(
+    mountTable()
+      .filter((m) => dirname(m.mountPoint) === mountRoot)
+      .map((m) => m.fsType),
+  );
+  const kinds = [...types].map((t) =>
+    t === "squashfs" ? "kernel squashfs" : t.startsWith("fuse.") ? `FUSE (${t.slice(5)})` : t,
+  );
   return kinds.length ? `${kinds.join(" and ")} at ${mountRoot}` : `none mounted at ${mountRoot}`;
 }
 
 function cgroup2Favordynmods(): boolean | undefined {
-  return mountTable().find((m) => m.fsType === "cgroup2")?.superOptions.includes("favordynmods");
+  return mountTable()
+    .find((m) => m.fsType === "cgroup2")
+    ?.superOptions.includes("favordynmods");
 }
 
-export function detectHost(opts: { allowWeakSameUid?: boolean } = {}): Host {
-  const cgroups = detectCgroups(process.env.RUSE_CGROUP_ROOT, process.env.RUSE_CGROUP_NAME);
+export function detectHost(opts: { allowWeakSameUid?: boolean; cgroup?: CgroupPlace } = {}): Host {
+  const cgroups = detectCgroups(opts.cgroup?.root, opts.cgroup?.name);
   const me = userInfo();
   const read = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : "");
   const uids = parseSubIds(read("/etc/subuid"), me.username, me.uid);
@@ -297,6 +320,7 @@ export function describeHost(h: Host): string {
   );
   if (h.images) parts.push(`images: ${h.images}`);
   if (c.version === 2 && !c.controllers.includes("cpu")) parts.push(NO_CPU_CONTROLLER);
-  else if (c.version === 1 && !c.controllers.includes("cpu")) parts.push("no cpu controller: CPU time still measured and enforced, no cpu bandwidth cap");
+  else if (c.version === 1 && !c.controllers.includes("cpu"))
+    parts.push("no cpu controller: CPU time still measured and enforced, no cpu bandwidth cap");
   return parts.join("; ");
 }

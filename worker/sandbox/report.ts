@@ -1,6 +1,7 @@
 // The launcher's JSON report (sandbox-native/report.c), and the verdict it
 // means. The verdict names are the ones the API returns.
 import { z } from "zod";
+import type { SandboxVerdict } from "../../core/verdicts.js";
 
 export const launcherReport = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(false), error: z.string() }),
@@ -26,16 +27,6 @@ export const launcherReport = z.discriminatedUnion("ok", [
 ]);
 export type LauncherReport = z.infer<typeof launcherReport>;
 type Finished = Extract<LauncherReport, { ok: true }>;
-
-export const sandboxVerdicts = [
-  "ok",
-  "runtime_error",
-  "time_limit_exceeded",
-  "memory_limit_exceeded",
-  "output_limit_exceeded",
-  "internal_error",
-] as const;
-export type SandboxVerdict = (typeof sandboxVerdicts)[number];
 
 /** A limit beats the exit status: a program killed at its CPU limit did not "crash". */
 export function verdictOf(r: Finished): SandboxVerdict {

@@ -39,7 +39,6 @@ export function redisOptions(url: string): RedisOptions & { path?: string } {
   };
 }
 
-
 /** A completed run's result, as the worker stored it (RunResult's JSON): the API answers it as is. */
 export function storedResult(redis: Redis, id: string): Promise<string | null> {
   return redis.get(RESULT_KEY(id));
@@ -89,9 +88,18 @@ export async function finishRun(
 ): Promise<void> {
   const json = JSON.stringify(result);
   const args = [
-    3, RESULT_KEY(result.id), METRICS, DONE_CHANNEL,
-    json, ttlSeconds, r.notify ? doneNotice(result.id, json) : "", `runs_total|${r.language}|${r.verdict}`,
-    r.verdict === "internal_error" ? "1" : "0", finite(r.runSeconds), finite(r.waitSeconds), ...BUCKETS,
+    3,
+    RESULT_KEY(result.id),
+    METRICS,
+    DONE_CHANNEL,
+    json,
+    ttlSeconds,
+    r.notify ? doneNotice(result.id, json) : "",
+    `runs_total|${r.language}|${r.verdict}`,
+    r.verdict === "internal_error" ? "1" : "0",
+    finite(r.runSeconds),
+    finite(r.waitSeconds),
+    ...BUCKETS,
   ] as const;
   // By its hash: Redis keeps the script once loaded, and the text is sent
   // (EVAL, which loads it) only when this Redis has not seen it yet.
@@ -116,7 +124,10 @@ export async function renderMetrics(redis: Redis, queueCounts: Record<string, nu
       const [, language, verdict] = k.split("|");
       out.push(`ruse_runs_total{language="${language}",verdict="${verdict}"} ${v}`);
     }
-  out.push("# HELP ruse_sandbox_failures_total Runs that ended in internal_error.", "# TYPE ruse_sandbox_failures_total counter");
+  out.push(
+    "# HELP ruse_sandbox_failures_total Runs that ended in internal_error.",
+    "# TYPE ruse_sandbox_failures_total counter",
+  );
   out.push(`ruse_sandbox_failures_total ${h.sandbox_failures_total ?? 0}`);
   for (const [name, help] of [
     ["run_duration_seconds", "Time a worker spent on a run (compile and all tests)."],
@@ -127,5 +138,5 @@ export async function renderMetrics(redis: Redis, queueCounts: Record<string, nu
     out.push(`ruse_${name}_bucket{le="+Inf"} ${h[`${name}_count`] ?? 0}`);
     out.push(`ruse_${name}_sum ${h[`${name}_sum`] ?? 0}`, `ruse_${name}_count ${h[`${name}_count`] ?? 0}`);
   }
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }

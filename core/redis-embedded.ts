@@ -20,8 +20,30 @@ export async function startEmbeddedRedis(stateDir: string): Promise<EmbeddedRedi
   // SIGTERM (it still writes its AOF) instead of living on as an orphan.
   const child: ChildProcess = spawn(
     "setpriv",
-    ["--pdeathsig", "TERM", "--", "redis-server", "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--dir", dir, "--appendonly", "yes",
-     "--appendfsync", "everysec", "--save", "", "--daemonize", "no", "--loglevel", "warning"],
+    [
+      "--pdeathsig",
+      "TERM",
+      "--",
+      "redis-server",
+      "--port",
+      "0",
+      "--unixsocket",
+      socket,
+      "--unixsocketperm",
+      "700",
+      "--dir",
+      dir,
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "everysec",
+      "--save",
+      "",
+      "--daemonize",
+      "no",
+      "--loglevel",
+      "warning",
+    ],
     { stdio: ["ignore", "inherit", "inherit"] },
   );
   let exited = false;
@@ -50,5 +72,7 @@ export async function startEmbeddedRedis(stateDir: string): Promise<EmbeddedRedi
     await sleep(25);
   }
   child.kill("SIGKILL");
-  throw new Error(`redis-server did not start on ${socket} (is Debian's redis-server installed? scripts/setup.sh installs it)`);
+  throw new Error(
+    `redis-server did not start on ${socket} (is Debian's redis-server installed? scripts/setup.sh installs it)`,
+  );
 }

@@ -2,8 +2,9 @@
 // and OpenAPI) and the worker (the job it accepts, the result it writes).
 import { z } from "@hono/zod-openapi";
 import { languages } from "../rootfs/languages.js";
-import { limitFields, type Config, type LimitPolicy, type Limits } from "./config.js";
-import { sandboxVerdicts } from "../worker/sandbox/report.js";
+import type { Config } from "./config.js";
+import { limitFields, type LimitPolicy, type Limits } from "./limits.js";
+import { verdicts } from "./verdicts.js";
 
 const languageIds = languages.map((l) => l.id) as [string, ...string[]];
 
@@ -42,24 +43,49 @@ export const testCaseSchema = z.object({ stdin: z.string().default(""), expected
 export const compareSchema = z
   .union([
     z.enum(["lines", "exact", "tokens"]),
-    z.object({ mode: z.literal("float"), absError: z.number().min(0).default(1e-6), relError: z.number().min(0).default(1e-6) }).strict(),
+    z
+      .object({
+        mode: z.literal("float"),
+        absError: z.number().min(0).default(1e-6),
+        relError: z.number().min(0).default(1e-6),
+      })
+      .strict(),
   ])
-  .openapi({ description: "lines (default): ignore trailing spaces and blank lines; exact; tokens; or float tolerances" });
+  .openapi({
+    description: "lines (default): ignore trailing spaces and blank lines; exact; tokens; or float tolerances",
+  });
 export type Compare = z.infer<typeof compareSchema>;
 
 /** One file under the default name, or several: exactly one of the two. */
-function oneOfSourceOrFiles(r: { source?: string; files?: { path: string }[]; archive?: unknown }, ctx: z.RefinementCtx, at: (string | number)[] = []): void {
+function oneOfSourceOrFiles(
+  r: { source?: string; files?: { path: string }[]; archive?: unknown },
+  ctx: z.RefinementCtx,
+  at: (string | number)[] = [],
+): void {
   const given = [r.source, r.files, r.archive].filter((x) => x !== undefined).length;
   if (given !== 1)
-    ctx.addIssue({ code: "custom", path: [...at, "source"], message: "give exactly one of source, files or (for a run) archive" });
+    ctx.addIssue({
+      code: "custom",
+      path: [...at, "source"],
+      message: "give exactly one of source, files or (for a run) archive",
+    });
   // A path may be neither another's duplicate nor one of its parent directories.
   const paths = new Set((r.files ?? []).map((f) => f.path));
   const seen = new Set<string>();
   for (const [i, f] of (r.files ?? []).entries()) {
     const parts = f.path.split("/");
-    const parent = parts.slice(0, -1).map((_, j) => parts.slice(0, j + 1).join("/")).find((p) => paths.has(p));
-    if (seen.has(f.path)) ctx.addIssue({ code: "custom", path: [...at, "files", i, "path"], message: "duplicate path" });
-    else if (parent) ctx.addIssue({ code: "custom", path: [...at, "files", i, "path"], message: `"${parent}" is a file, not a directory` });
+    const parent = parts
+      .slice(0, -1)
+      .map((_, j) => parts.slice(0, j + 1).join("/"))
+      .find((p) => paths.has(p));
+    if (seen.has(f.path))
+      ctx.addIssue({ code: "custom", path: [...at, "files", i, "path"], message: "duplicate path" });
+    else if (parent)
+      ctx.addIssue({
+        code: "custom",
+        path: [...at, "files", i, "path"],
+        message: `"${parent}" is a file, not a directory`,
+      });
     seen.add(f.path);
   }
 }
@@ -67,7 +93,11 @@ function oneOfSourceOrFiles(r: { source?: string; files?: { path: string }[]; ar
 /** A checker's or an interactor's program: a language and its source or files. */
 function judgeProgram(cfg: Config) {
   return z
-    .object({ language: z.enum(languageIds), source: z.string().optional(), files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional() })
+    .object({
+      language: z.enum(languageIds),
+      source: z.string().optional(),
+      files: z.array(fileSchema).min(1).max(cfg.maxFiles).optional(),
+    })
     .strict()
     .superRefine((c, ctx) => oneOfSourceOrFiles(c, ctx))
     .optional();
@@ -83,26 +113,40 @@ export function runRequestSchema(cfg: Config) {
       archive: z
         .object({
           format: z.enum(["tar.gz", "zip"]),
-          content: z.string().refine((c) => c.length % 4 === 0 && base64.test(c), { message: "content is not valid base64" }),
+          content: z
+            .string()
+            .refine((c) => c.length % 4 === 0 && base64.test(c), { message: "content is not valid base64" }),
         })
         .strict()
         .optional()
-        .openapi({ description: "a whole project, unpacked inside the sandbox (never on the host) with caps on entries and bytes" }),
+        .openapi({
+          description:
+            "a whole project, unpacked inside the sandbox (never on the host) with caps on entries and bytes",
+        }),
       stdin: z.string().default(""),
       args: z.array(z.string().max(4096)).max(64).default([]),
       limits: limitsSchema(cfg.limits.run).optional(),
       compileLimits: limitsSchema(cfg.limits.compile).optional(),
       tests: z.array(testCaseSchema).min(1).max(cfg.maxTests).optional(),
       compare: compareSchema.default("lines"),
-      checker: judgeProgram(cfg).openapi({ description: "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error. With files, the language's default source name (main.cpp, ...) is the one compiled" }),
-      interactor: judgeProgram(cfg).openapi({ description: "runs beside the program, its stdout piped to the program's stdin and back; argv input output; exit codes as a checker's" }),
+      checker: judgeProgram(cfg).openapi({
+        description:
+          "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error. With files, the language's default source name (main.cpp, ...) is the one compiled",
+      }),
+      interactor: judgeProgram(cfg).openapi({
+        description:
+          "runs beside the program, its stdout piped to the program's stdin and back; argv input output; exit codes as a checker's",
+      }),
       stopOnFirstFailure: z.boolean().default(false),
-      command: z.string().min(1).max(4096).optional().openapi({ description: "a shell command run instead of the language's run command" }),
-      collect: z
-        .array(safePath)
-        .max(32)
+      command: z
+        .string()
+        .min(1)
+        .max(4096)
         .optional()
-        .openapi({ description: "files (or * ? globs) under /box copied out after the run, base64 in the result's files" }),
+        .openapi({ description: "a shell command run instead of the language's run command" }),
+      collect: z.array(safePath).max(32).optional().openapi({
+        description: "files (or * ? globs) under /box copied out after the run, base64 in the result's files",
+      }),
       network: z
         .boolean()
         .default(false)
@@ -112,15 +156,20 @@ export function runRequestSchema(cfg: Config) {
     .superRefine((r, ctx) => {
       oneOfSourceOrFiles(r, ctx);
       if (r.checker && !r.tests) ctx.addIssue({ code: "custom", path: ["checker"], message: "a checker needs tests" });
-      if (r.interactor && !r.tests) ctx.addIssue({ code: "custom", path: ["interactor"], message: "an interactor needs tests" });
-      if (r.interactor && r.checker) ctx.addIssue({ code: "custom", path: ["checker"], message: "give a checker or an interactor, not both" });
-      if (r.collect && r.tests) ctx.addIssue({ code: "custom", path: ["collect"], message: "collect is for a single run, not tests" });
+      if (r.interactor && !r.tests)
+        ctx.addIssue({ code: "custom", path: ["interactor"], message: "an interactor needs tests" });
+      if (r.interactor && r.checker)
+        ctx.addIssue({ code: "custom", path: ["checker"], message: "give a checker or an interactor, not both" });
+      if (r.collect && r.tests)
+        ctx.addIssue({ code: "custom", path: ["collect"], message: "collect is for a single run, not tests" });
     })
     .openapi("RunRequest");
 }
 export type RunRequest = z.infer<ReturnType<typeof runRequestSchema>>;
 
-const limitsResolved = z.object(Object.fromEntries(limitFields.map((f) => [f, z.number().int().positive()]))) as unknown as z.ZodType<Limits>;
+const limitsResolved = z.object(
+  Object.fromEntries(limitFields.map((f) => [f, z.number().int().positive()])),
+) as unknown as z.ZodType<Limits>;
 
 const jobFiles = z.array(z.object({ path: safePath, contentBase64: z.string() }));
 
@@ -146,10 +195,6 @@ export const runJobSchema = z.object({
   notify: z.boolean().optional(),
 });
 export type RunJob = z.infer<typeof runJobSchema>;
-
-/** The sandbox's verdicts, and those of judging and compiling ("skipped": a test not run after a failure). */
-export const verdicts = [...sandboxVerdicts, "accepted", "wrong_answer", "compile_error", "skipped"] as const;
-export type Verdict = (typeof verdicts)[number];
 
 export const usageSchema = z.object({ cpuMs: z.number(), wallMs: z.number(), memoryKb: z.number() });
 

@@ -1,0 +1,90 @@
+// The service's configuration, from the environment, read once at start by
+// each process (API, worker, CLI). Every RUSE_* variable is read here and
+// nowhere else; each one and its default is listed in the README
+// (Configuration).
+import { availableParallelism } from "node:os";
+import { limitPolicies, type LimitPolicies } from "./limits.js";
+
+/** Where the images are, when the environment says (else rootfs/ chooses: rootfs/manifest.ts). */
+export interface ImagePaths {
+  /** RUSE_IMAGE_CACHE: the built images and their manifest */
+  cacheDir?: string;
+  /** RUSE_IMAGE_MOUNTS: where each image is mounted read-only */
+  mountRoot?: string;
+}
+
+/** Where the worker makes a cgroup per run; unset: /sys/fs/cgroup and "ruse" (worker/sandbox/host.ts). */
+export interface CgroupPlace {
+  /** RUSE_CGROUP_ROOT: the cgroup file system's mount point */
+  root?: string;
+  /** RUSE_CGROUP_NAME: the delegated directory's name (v1: under each controller; v2 without systemd) */
+  name?: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  redisUrl: string | undefined;
+  stateDir: string;
+  apiKeys: string[];
+  /** requests per second per API key (or per client address without keys) */
+  rateLimit: number;
+  /** queued runs beyond which POST answers 429 */
+  maxQueue: number;
+  resultTtlSeconds: number;
+  waitMaxMs: number;
+  bodyMaxBytes: number;
+  maxFiles: number;
+  maxTests: number;
+  allowNetwork: boolean;
+  limits: LimitPolicies;
+  /** sandbox slots per worker: runs at once */
+  concurrency: number;
+  /** how long a worker's lock on a run lasts without renewal: a dead worker's run moves on after it */
+  jobLockMs: number;
+  /** accept the documented weaker mode without subordinate ids (README: Weaker mode) */
+  weakSameUid: boolean;
+  cgroup: CgroupPlace;
+  images: ImagePaths;
+}
+
+const int = (v: string | undefined, dflt: number, name: string): number => {
+  if (v === undefined || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${v}"`);
+  return n;
+};
+const path = (v: string | undefined): string | undefined => v || undefined;
+
+/** The image locations alone, for rootfs/, which builds and mounts them without a service config. */
+export const imagePaths = (env: NodeJS.ProcessEnv = process.env): ImagePaths => ({
+  cacheDir: path(env.RUSE_IMAGE_CACHE),
+  mountRoot: path(env.RUSE_IMAGE_MOUNTS),
+});
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availableParallelism()): Config {
+  return {
+    port: int(env.PORT, 3000, "PORT"),
+    host: env.HOST || "127.0.0.1",
+    redisUrl: env.REDIS_URL || undefined,
+    stateDir: env.RUSE_STATE_DIR || `${env.HOME ?? "/tmp"}/.local/state/ruse`,
+    apiKeys: (env.RUSE_API_KEYS ?? "")
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
+    rateLimit: int(env.RUSE_RATE_LIMIT, 50, "RUSE_RATE_LIMIT"),
+    maxQueue: int(env.RUSE_MAX_QUEUE, 1000, "RUSE_MAX_QUEUE"),
+    resultTtlSeconds: int(env.RUSE_RESULT_TTL, 3600, "RUSE_RESULT_TTL"),
+    waitMaxMs: int(env.RUSE_WAIT_MAX_MS, 60000, "RUSE_WAIT_MAX_MS"),
+    bodyMaxBytes: int(env.RUSE_BODY_MAX_BYTES, 4 << 20, "RUSE_BODY_MAX_BYTES"),
+    maxFiles: int(env.RUSE_MAX_FILES, 100, "RUSE_MAX_FILES"),
+    maxTests: int(env.RUSE_MAX_TESTS, 200, "RUSE_MAX_TESTS"),
+    allowNetwork: env.RUSE_ALLOW_NETWORK === "1",
+    limits: limitPolicies(env.RUSE_LIMITS),
+    concurrency: int(env.RUSE_CONCURRENCY, cpus, "RUSE_CONCURRENCY"),
+    jobLockMs: int(env.RUSE_JOB_LOCK_MS, 30_000, "RUSE_JOB_LOCK_MS"),
+    weakSameUid: env.RUSE_WEAK_SAME_UID === "1",
+    cgroup: { root: path(env.RUSE_CGROUP_ROOT), name: path(env.RUSE_CGROUP_NAME) },
+    images: imagePaths(env),
+  };
+}
