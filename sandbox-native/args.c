@@ -42,6 +42,14 @@ static const char usage[] =
     "                         options (limits, --env, --net-loopback, files, collect, -- PROGRAM)\n"
     "                         on FD, NUL-separated, until EOF; EOF with none: remove it all\n";
 
+/* The usage text goes to stderr whole (fail()'s message is bounded to fit the
+ * JSON report), and only while errors go there: never into a run's stderr. */
+static _Noreturn void usage_fail(const char *what, const char *arg) {
+  if (fail_on_stderr()) fputs(usage, stderr);
+  if (arg) fail("%s '%s' (usage above)", what, arg);
+  fail("%s (usage above)", what);
+}
+
 static uint64_t num(const char *name, const char *s, uint64_t max) {
   char *end;
   errno = 0;
@@ -58,6 +66,8 @@ static int fdnum(const char *name, const char *s) {
   return fd;
 }
 
+/* Tables kept in rows by hand: clang-format would put one entry a line. */
+/* clang-format off */
 enum {
   O_LAYER = 1, O_UIDH, O_GIDH, O_WEAK, O_CG2, O_CG1, O_MEM, O_PIDS, O_CPU, O_WALL, O_CPUS,
   O_OUT, O_SCR, O_SCRI, O_FSIZE, O_NOFILE, O_STACK, O_ENV, O_HOST, O_NET, O_REPORT, O_SECCOMP,
@@ -98,6 +108,8 @@ static const struct option opts[] = {
     {"collect", 1, 0, O_COLLECT},     {"collect-max", 1, 0, O_COLLECTMAX},
     {0, 0, 0, 0}};
 
+/* clang-format on */
+
 static const uint64_t unset = UINT64_MAX;
 
 static void reset_run(struct config *c) {
@@ -134,49 +146,51 @@ static void take(struct config *c, int o, const char *a, bool run_only, char *co
     fail("--%s belongs to the prepared sandbox's shape, not to a run", option_name(o));
   if (is_run_option(o)) run_option_given = true;
   switch (o) {
-    case O_LAYER: append(c->layers, &c->n_layers, MAX_LAYERS, a, o); break;
-    case O_BOXLOWER: c->box_lower = a; break;
-    case O_UIDH: c->uid_host = (long)num("uid-host", a, 0xfffffffe); break;
-    case O_GIDH: c->gid_host = (long)num("gid-host", a, 0xfffffffe); break;
-    case O_WEAK: c->weak_same_uid = true; break;
-    case O_USERNS: c->userns_fd = fdnum("userns-fd", a); break;
-    case O_NETNS: c->netns_fd = fdnum("netns-fd", a); break;
-    case O_IMAGENS: c->image_ns_fd = fdnum("image-ns-fd", a); break;
-    case O_IMAGE: append(c->images, &c->n_images, MAX_IMAGES, a, o); break;
-    case O_HOLD: c->hold_userns = true; break;
-    case O_SLOTLOCK: c->slot_lock = a; break;
-    case O_CG2: c->cg_version = 2; c->cg2_parent = a; break;
-    case O_CG1:
-      c->cg_version = 1;
-      append(c->cg1_parents, &c->n_cg1, MAX_CG1, a, o);
-      break;
-    case O_MEM: c->memory_bytes = num("memory", a, 1ull << 44); break;
-    case O_PIDS: c->pids = num("pids", a, 1u << 22); break;
-    case O_CPU: c->cpu_ms = num("cpu-ms", a, 86400000); break;
-    case O_WALL: c->wall_ms = num("wall-ms", a, 86400000); break;
-    case O_CPUS: c->cpus_milli = num("cpus", a, 1024000); break;
-    case O_OUT: c->output_bytes = num("output-bytes", a, 1ull << 34); break;
-    case O_SCR: c->scratch_bytes = num("scratch-bytes", a, 1ull << 40); break;
-    case O_SCRI: c->scratch_inodes = num("scratch-inodes", a, 1u << 24); break;
-    case O_FSIZE: c->fsize_bytes = num("fsize", a, 1ull << 44); break;
-    case O_NOFILE: c->nofile = num("nofile", a, 1u << 20); break;
-    case O_STACK: c->stack_bytes = num("stack", a, 1ull << 40); break;
-    case O_ENV:
-      if (c->n_env == MAX_ENV) fail("too many --env (max %d)", MAX_ENV);
-      if (!strchr(a, '=') || a[0] == '=') fail("--env '%s' is not K=V", a);
-      c->env[c->n_env++] = (char *)a;
-      break;
-    case O_HOST: c->hostname = a; break;
-    case O_NET: c->net_loopback = true; break;
-    case O_REPORT: c->report_fd = fdnum("report-fd", a); break;
-    case O_SECCOMP: c->seccomp_fd = fdnum("seccomp-fd", a); break;
-    case O_FILES: c->files_fd = fdnum("files-fd", a); break;
-    case O_COLLECTFD: c->collect_fd = fdnum("collect-fd", a); break;
-    case O_COLLECT: append(c->collect, &c->n_collect, MAX_COLLECT, a, o); break;
-    case O_COLLECTMAX: c->collect_max_bytes = num("collect-max", a, 1ull << 34); break;
-    case O_PREPARE: c->prepare_fd = fdnum("prepare", a); break;
-    default:
-      fail("unknown or incomplete option '%s'\n%s", argv[optind - 1], usage);
+  case O_LAYER: append(c->layers, &c->n_layers, MAX_LAYERS, a, o); break;
+  case O_BOXLOWER: c->box_lower = a; break;
+  case O_UIDH: c->uid_host = (long)num("uid-host", a, 0xfffffffe); break;
+  case O_GIDH: c->gid_host = (long)num("gid-host", a, 0xfffffffe); break;
+  case O_WEAK: c->weak_same_uid = true; break;
+  case O_USERNS: c->userns_fd = fdnum("userns-fd", a); break;
+  case O_NETNS: c->netns_fd = fdnum("netns-fd", a); break;
+  case O_IMAGENS: c->image_ns_fd = fdnum("image-ns-fd", a); break;
+  case O_IMAGE: append(c->images, &c->n_images, MAX_IMAGES, a, o); break;
+  case O_HOLD: c->hold_userns = true; break;
+  case O_SLOTLOCK: c->slot_lock = a; break;
+  case O_CG2:
+    c->cg_version = 2;
+    c->cg2_parent = a;
+    break;
+  case O_CG1:
+    c->cg_version = 1;
+    append(c->cg1_parents, &c->n_cg1, MAX_CG1, a, o);
+    break;
+  case O_MEM: c->memory_bytes = num("memory", a, 1ull << 44); break;
+  case O_PIDS: c->pids = num("pids", a, 1u << 22); break;
+  case O_CPU: c->cpu_ms = num("cpu-ms", a, 86400000); break;
+  case O_WALL: c->wall_ms = num("wall-ms", a, 86400000); break;
+  case O_CPUS: c->cpus_milli = num("cpus", a, 1024000); break;
+  case O_OUT: c->output_bytes = num("output-bytes", a, 1ull << 34); break;
+  case O_SCR: c->scratch_bytes = num("scratch-bytes", a, 1ull << 40); break;
+  case O_SCRI: c->scratch_inodes = num("scratch-inodes", a, 1u << 24); break;
+  case O_FSIZE: c->fsize_bytes = num("fsize", a, 1ull << 44); break;
+  case O_NOFILE: c->nofile = num("nofile", a, 1u << 20); break;
+  case O_STACK: c->stack_bytes = num("stack", a, 1ull << 40); break;
+  case O_ENV:
+    if (c->n_env == MAX_ENV) fail("too many --env (max %d)", MAX_ENV);
+    if (!strchr(a, '=') || a[0] == '=') fail("--env '%s' is not K=V", a);
+    c->env[c->n_env++] = (char *)a;
+    break;
+  case O_HOST: c->hostname = a; break;
+  case O_NET: c->net_loopback = true; break;
+  case O_REPORT: c->report_fd = fdnum("report-fd", a); break;
+  case O_SECCOMP: c->seccomp_fd = fdnum("seccomp-fd", a); break;
+  case O_FILES: c->files_fd = fdnum("files-fd", a); break;
+  case O_COLLECTFD: c->collect_fd = fdnum("collect-fd", a); break;
+  case O_COLLECT: append(c->collect, &c->n_collect, MAX_COLLECT, a, o); break;
+  case O_COLLECTMAX: c->collect_max_bytes = num("collect-max", a, 1ull << 34); break;
+  case O_PREPARE: c->prepare_fd = fdnum("prepare", a); break;
+  default: usage_fail("unknown or incomplete option", argv[optind - 1]);
   }
 }
 
@@ -189,11 +203,19 @@ static void take_all(struct config *c, int argc, char **argv, bool run_only) {
 }
 
 static void check_run(struct config *c) {
-  if (!c->argv[0]) fail("no program given\n%s", usage);
-  const struct { const char *n; uint64_t v; } req[] = {
-      {"memory", c->memory_bytes}, {"pids", c->pids}, {"cpu-ms", c->cpu_ms}, {"wall-ms", c->wall_ms},
-      {"output-bytes", c->output_bytes}, {"scratch-bytes", c->scratch_bytes}, {"fsize", c->fsize_bytes},
-      {"nofile", c->nofile}, {"stack", c->stack_bytes}};
+  if (!c->argv[0]) usage_fail("no program given", NULL);
+  const struct {
+    const char *n;
+    uint64_t v;
+  } req[] = {{"memory", c->memory_bytes},
+             {"pids", c->pids},
+             {"cpu-ms", c->cpu_ms},
+             {"wall-ms", c->wall_ms},
+             {"output-bytes", c->output_bytes},
+             {"scratch-bytes", c->scratch_bytes},
+             {"fsize", c->fsize_bytes},
+             {"nofile", c->nofile},
+             {"stack", c->stack_bytes}};
   for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
     if (req[i].v == unset) fail("--%s is required", req[i].n);
   if (c->memory_bytes < (4u << 20)) fail("--memory below 4 MiB cannot start any program");
@@ -238,7 +260,8 @@ void parse_args(struct config *c, int argc, char **argv) {
   struct stat bl;
   if (c->box_lower && (stat(c->box_lower, &bl) != 0 || !S_ISDIR(bl.st_mode)))
     fail("--box-lower '%s' is not a directory", c->box_lower);
-  if (c->cg_version == 0) fail("a cgroup parent (--cgroup-v1 or --cgroup-v2) is required: no run without memory and pids limits");
+  if (c->cg_version == 0)
+    fail("a cgroup parent (--cgroup-v1 or --cgroup-v2) is required: no run without memory and pids limits");
   if (strlen(c->hostname) > 64) fail("--hostname is longer than 64 bytes");
   if (c->prepare_fd < 0) {
     check_run(c);

@@ -82,8 +82,8 @@ static void make_group(const char *parent, char *out, size_t cap) {
   snprintf(out, cap, "%s/run-%d", parent, (int)getpid());
   if (mkdir(out, 0755) == 0) return;
   if (errno == EEXIST && rmdir(out) == 0 && mkdir(out, 0755) == 0) return;
-  fail("cannot create cgroup %s: %s (is %s delegated to this user? run scripts/setup.sh)", out,
-       strerror(errno), parent);
+  fail("cannot create cgroup %s: %s (is %s delegated to this user? run scripts/setup.sh)", out, strerror(errno),
+       parent);
 }
 
 static void create_v2(const struct config *cfg, struct cgroup *cg) {
@@ -92,7 +92,8 @@ static void create_v2(const struct config *cfg, struct cgroup *cg) {
   cg->n = 1;
   if (!has_file(dir, "memory.max") || !has_file(dir, "pids.max"))
     fail("cgroup v2: %s lacks the memory or pids controller; they must be enabled in %s/cgroup.subtree_control "
-         "(the worker does at start, in the cgroup delegated to it; README: Cgroups)", dir, cfg->cg2_parent);
+         "(the worker does at start, in the cgroup delegated to it; README: Cgroups)",
+         dir, cfg->cg2_parent);
   if (has_file(dir, "memory.swap.max")) put(dir, "memory.swap.max", "0");
   put(dir, "memory.oom.group", "1"); /* an OOM kills the whole run, not one process */
   cg->cpu_usage_fd = open_in(dir, "cpu.stat");

@@ -15,6 +15,7 @@ static int report_fd = -1;
 
 void fail_set_cleanup(void (*fn)(void)) { cleanup_fn = fn; }
 void fail_set_report_fd(int fd) { report_fd = fd; }
+bool fail_on_stderr(void) { return report_fd == -1; }
 
 int write_all_ret(int fd, const void *buf, size_t len) {
   const char *p = buf;

@@ -41,7 +41,10 @@ static bool path_ok(const char *p) {
 void files_copy_in(int in, int box, int status_fd) {
   char path[MAX_PATH_LEN + 1], buf[65536];
   for (;;) {
-    struct { uint32_t path_len, mode; uint64_t size; } h;
+    struct {
+      uint32_t path_len, mode;
+      uint64_t size;
+    } h;
     if (read_full(in, &h, sizeof h)) child_fail(status_fd, "files stream ended early");
     if (h.path_len == 0) return;
     if (h.path_len > MAX_PATH_LEN) child_fail(status_fd, "file path longer than %d bytes", MAX_PATH_LEN);
@@ -78,7 +81,11 @@ void files_copy_in(int in, int box, int status_fd) {
 }
 
 static void emit(int out, const char *path, int32_t err, uint64_t size) {
-  struct { uint32_t path_len; int32_t err; uint64_t size; } h = {(uint32_t)strlen(path), err, size};
+  struct {
+    uint32_t path_len;
+    int32_t err;
+    uint64_t size;
+  } h = {(uint32_t)strlen(path), err, size};
   if (write_all_ret(out, &h, sizeof h) || write_all_ret(out, path, h.path_len)) _exit(1);
 }
 
@@ -107,7 +114,10 @@ static void collect_file(const struct config *cfg, int dirfd, const char *name, 
   emit(cfg->collect_fd, path, 0, size);
   for (uint64_t left = size; left > 0;) {
     ssize_t n = read(fd, buf, left < sizeof buf ? (size_t)left : sizeof buf);
-    if (n <= 0) { memset(buf, 0, sizeof buf); n = (ssize_t)(left < sizeof buf ? left : sizeof buf); }
+    if (n <= 0) {
+      memset(buf, 0, sizeof buf);
+      n = (ssize_t)(left < sizeof buf ? left : sizeof buf);
+    }
     if (write_all_ret(cfg->collect_fd, buf, (size_t)n)) _exit(1);
     left -= (uint64_t)n;
   }
@@ -122,7 +132,10 @@ static void collect_file(const struct config *cfg, int dirfd, const char *name, 
 static void collect_tree(const struct config *cfg, int fd, const char *prefix, int depth, uint64_t *budget,
                          int *entries) {
   DIR *d = fdopendir(fd);
-  if (!d) { close(fd); return; }
+  if (!d) {
+    close(fd);
+    return;
+  }
   struct dirent *e;
   char path[MAX_PATH_LEN + 1];
   while ((e = readdir(d))) {
@@ -134,9 +147,13 @@ static void collect_tree(const struct config *cfg, int fd, const char *prefix, i
     }
     if (e->d_type == DT_DIR && depth < MAX_TREE_DEPTH) {
       struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                             .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+                             .resolve =
+                                 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
       int sub = (int)syscall(SYS_openat2, dirfd(d), e->d_name, &how, sizeof how);
-      if (sub < 0) { emit_error(cfg->collect_fd, path, errno); continue; }
+      if (sub < 0) {
+        emit_error(cfg->collect_fd, path, errno);
+        continue;
+      }
       strncat(path, "/", sizeof path - strlen(path) - 1);
       collect_tree(cfg, sub, path, depth + 1, budget, entries);
     } else if (e->d_type == DT_REG) {
@@ -182,7 +199,11 @@ void files_collect(const struct config *cfg, int box) {
     }
     collect_tree(cfg, fd, strcmp(dir, ".") == 0 ? "" : path, 0, &budget, &entries);
   }
-  struct { uint32_t path_len; int32_t err; uint64_t size; } end = {0, 0, 0};
+  struct {
+    uint32_t path_len;
+    int32_t err;
+    uint64_t size;
+  } end = {0, 0, 0};
   (void)write_all_ret(cfg->collect_fd, &end, sizeof end);
   close(cfg->collect_fd);
 }

@@ -33,7 +33,7 @@ struct config {
   int image_ns_fd;                /* the slot's mount namespace of the image, or -1: --layer */
   const char *images[MAX_IMAGES]; /* with --hold-userns: layer lists (DIR:DIR...) to hold mounted */
   int n_images;
-  int cg_version;                 /* 1 or 2 */
+  int cg_version; /* 1 or 2 */
   const char *cg2_parent;
   const char *cg1_parents[MAX_CG1];
   int n_cg1;
@@ -63,8 +63,8 @@ enum init_msg_kind { MSG_STARTED = 1, MSG_DONE, MSG_ERROR, MSG_BUILT };
 struct init_msg {
   int kind;
   int wstatus;
-  uint64_t at_us;            /* CLOCK_MONOTONIC when it happened, stamped by init */
-  uint64_t user_us, sys_us;  /* DONE: CPU of everything init reaped (the whole run) */
+  uint64_t at_us;           /* CLOCK_MONOTONIC when it happened, stamped by init */
+  uint64_t user_us, sys_us; /* DONE: CPU of everything init reaped (the whole run) */
   char text[216];
 };
 
@@ -87,8 +87,8 @@ struct cgroup {
   int version;
   char paths[MAX_CG1][512]; /* v2: paths[0]; v1: one per controller */
   int n;
-  int cpu_usage_fd;         /* cpuacct.usage (v1) or cpu.stat (v2) */
-  int oom_fd;               /* eventfd (v1) or memory.events (v2) to poll */
+  int cpu_usage_fd; /* cpuacct.usage (v1) or cpu.stat (v2) */
+  int oom_fd;       /* eventfd (v1) or memory.events (v2) to poll */
   uint64_t cpu_baseline_us, user_baseline_us, sys_baseline_us;
   uint64_t cpu_end_us, user_end_us, sys_end_us;
 };
@@ -108,6 +108,7 @@ int split_args(char *buf, size_t len, char **argv);
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fail_set_cleanup(void (*fn)(void));
 void fail_set_report_fd(int fd);
+bool fail_on_stderr(void); /* no report channel yet: errors (and the usage) go to stderr */
 _Noreturn void child_fail(int status_fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void write_all(int fd, const void *buf, size_t len);
 int write_all_ret(int fd, const void *buf, size_t len);
@@ -115,20 +116,20 @@ int read_full(int fd, void *buf, size_t len); /* 0, or -1 on error or early end 
 uint64_t mono_us(void);
 
 /* user.c: the user namespace lie */
-_Noreturn void user_hold_namespace(const struct config *cfg);
+void user_map_ids(const struct config *cfg, pid_t pid); /* once per slot, in pid's user namespace */
 void user_enter_namespace(const struct config *cfg);
 void user_become_runner(const struct config *cfg, int status_fd);
 bool user_owns_namespace(int ns_fd); /* ns_fd belongs to the user namespace we are in */
 
 /* pid.c: the PID namespace lie, and init (pid 1) */
 int pid_clone_flag(void);
-_Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, size_t bpf_len,
-                         int go_fd, int status_fd, int stdio_fds[3]);
+_Noreturn void init_main(const struct config *cfg, const unsigned char *bpf, size_t bpf_len, int go_fd, int status_fd,
+                         int stdio_fds[3]);
 
 /* mount.c: the mount namespace lie, the root file system from pieces */
 int mount_clone_flag(const struct config *cfg);
-void mount_build_template(const char *layers, int status_fd);      /* an image's root, in a mount namespace of its own */
-void mount_build_image(const struct config *cfg, int status_fd);   /* the same for every run of an image */
+void mount_build_template(const char *layers, int status_fd);    /* an image's root, in a mount namespace of its own */
+void mount_build_image(const struct config *cfg, int status_fd); /* the same for every run of an image */
 void mount_build_scratch(const struct config *cfg, int status_fd); /* the run's own: scratch, files, cwd */
 
 /* net.c, uts.c, ipc.c: the remaining lies */
@@ -164,8 +165,11 @@ void files_collect(const struct config *cfg, int box_dirfd);
 
 /* supervise.c */
 /* Returns when the run is over; init may still be exiting (*init_reaped false). */
-void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd,
-               int status_fd, int pipes[3], struct outcome *out, bool *init_reaped);
+void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd, int status_fd, int pipes[3],
+               struct outcome *out, bool *init_reaped);
+
+/* hold.c: the slot (--hold-userns), made once and entered by every run */
+_Noreturn void hold_main(const struct config *cfg);
 
 /* serve.c: the fork server; the launcher's descriptors when it serves */
 /* High, so that the fork server's own descriptors (3 up: the seccomp program,
@@ -174,7 +178,7 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
 #define SERVE_FD_FILES 1001
 #define SERVE_FD_COLLECT 1002
 #define SERVE_FD_RUN 1003
-_Noreturn void serve_main(const char *path, int (*launch)(int, char **));
+_Noreturn void serve_main(const char *path, int (*request)(int, char **)); /* forks a request per connection */
 
 /* report.c */
 void report_write(int fd, const struct outcome *out);

@@ -19,6 +19,10 @@
  *      limits, kill the whole run at once (supervise.c);
  *   7. read the cgroup's accounting, write the report (report.c), then wait
  *      for init's exit and remove the cgroup.
+ * That is a launch, one of three modes that main() picks from, at the end:
+ * the others are the slot's holder (--hold-userns, hold.c), which makes the
+ * namespaces of step 3 once per slot, and the fork server (--serve, serve.c),
+ * which forks a launch per connection.
  */
 #include "launcher.h"
 
@@ -50,8 +54,9 @@ static void cleanup_on_fail(void) {
 /* Prepared (--prepare): init builds the image's root meanwhile, and we wait
  * for the run's options. None (the worker gave the sandbox up): remove it
  * all. Else they are checked here, the run's limits go on the cgroup, and
- * init gets the options too; set-up time counts from now. */
-static void await_run(struct config *cfg, int go_fd, int status_fd) {
+ * init gets the options too (init_await_run, pid.c); set-up time counts
+ * from now. */
+static void supervisor_await_run(struct config *cfg, int go_fd, int status_fd) {
   static char blob[MAX_REQUEST + 1];
   size_t len = 0;
   ssize_t n;
@@ -93,26 +98,22 @@ static void await_run(struct config *cfg, int go_fd, int status_fd) {
   if (write_all_ret(go_fd, &l, sizeof l) == 0) (void)write_all_ret(go_fd, blob, len);
 }
 
-static int launch(int argc, char **argv) {
-  struct config cfg;
-  parse_args(&cfg, argc, argv);
-  cfg.launched_us = mono_us();
-  fail_set_report_fd(cfg.report_fd);
-  if (cfg.hold_userns) user_hold_namespace(&cfg);
+/* Steps 1 to 7, the request already parsed (request, below). */
+static int launch(struct config *cfg) {
+  cfg->launched_us = mono_us();
 
   /* Die with the worker; and while we set up, nobody may ptrace or read our
    * memory (we hold the seccomp program and the run's descriptors). */
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0)
-    fail("prctl: %s", strerror(errno));
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0) fail("prctl: %s", strerror(errno));
   signal(SIGPIPE, SIG_IGN); /* a dead init or worker is an error to report, not our end */
   if (getppid() == 1) fail("the worker is gone");
 
   size_t bpf_len;
-  unsigned char *bpf = seccomp_read_program(cfg.seccomp_fd, &bpf_len);
+  unsigned char *bpf = seccomp_read_program(cfg->seccomp_fd, &bpf_len);
 
-  cgroup_create(&cfg, &run_cgroup);
+  cgroup_create(cfg, &run_cgroup);
   fail_set_cleanup(cleanup_on_fail);
-  if (cfg.prepare_fd < 0) cgroup_limit(&run_cgroup, &cfg);
+  if (cfg->prepare_fd < 0) cgroup_limit(&run_cgroup, cfg);
 
   /* status: init -> us; go: us -> init; stdio: the program's 0, 1, 2. */
   int status_pipe[2], go_pipe[2], in_pipe[2], out_pipe[2], err_pipe[2];
@@ -120,10 +121,9 @@ static int launch(int argc, char **argv) {
       pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC))
     fail("pipe: %s", strerror(errno));
 
-  user_enter_namespace(&cfg);
-  net_enter_namespace(&cfg);
-  int flags = pid_clone_flag() | mount_clone_flag(&cfg) | net_clone_flag(&cfg) |
-              uts_clone_flag() | ipc_clone_flag();
+  user_enter_namespace(cfg);
+  net_enter_namespace(cfg);
+  int flags = pid_clone_flag() | mount_clone_flag(cfg) | net_clone_flag(cfg) | uts_clone_flag() | ipc_clone_flag();
   int pidfd = -1;
   /* Raw clone behaves like fork (no new stack) and hands back a pidfd, so
    * that we can signal and wait for init without pid-reuse races. */
@@ -138,10 +138,10 @@ static int launch(int argc, char **argv) {
     close(out_pipe[0]);
     close(err_pipe[0]);
     int stdio_fds[3] = {in_pipe[0], out_pipe[1], err_pipe[1]};
-    init_main(&cfg, bpf, bpf_len, go_pipe[0], status_pipe[1], stdio_fds);
+    init_main(cfg, bpf, bpf_len, go_pipe[0], status_pipe[1], stdio_fds);
   }
   init_pid = (pid_t)r;
-  if (cfg.image_ns_fd >= 0) close(cfg.image_ns_fd); /* init's to enter */
+  if (cfg->image_ns_fd >= 0) close(cfg->image_ns_fd); /* init's to enter */
   close(status_pipe[1]);
   close(go_pipe[0]);
   close(in_pipe[0]);
@@ -150,31 +150,43 @@ static int launch(int argc, char **argv) {
 
   cgroup_attach(&run_cgroup, init_pid);
   if (write(go_pipe[1], "g", 1) != 1) fail("init died before it could start");
-  if (cfg.prepare_fd >= 0) await_run(&cfg, go_pipe[1], status_pipe[0]);
+  if (cfg->prepare_fd >= 0) supervisor_await_run(cfg, go_pipe[1], status_pipe[0]);
   close(go_pipe[1]);
 
   struct outcome out;
   bool reaped;
   int pipes[3] = {in_pipe[1], out_pipe[0], err_pipe[0]};
-  supervise(&cfg, &run_cgroup, init_pid, pidfd, status_pipe[0], pipes, &out, &reaped);
+  supervise(cfg, &run_cgroup, init_pid, pidfd, status_pipe[0], pipes, &out, &reaped);
 
   /* Report first, then tear down: the worker has its answer (and the slot
    * back: no process of the slot's uid is left) while init's namespaces go
    * and the cgroup is removed. Closing our output ends every stream. */
   cgroup_collect(&run_cgroup, &out);
-  out.net_left = net_left_behind(&cfg);
-  report_write(cfg.report_fd, &out);
+  out.net_left = net_left_behind(cfg);
+  report_write(cfg->report_fd, &out);
   fail_set_report_fd(-2); /* said all there is to say */
-  close(cfg.report_fd);
+  close(cfg->report_fd);
   close(1);
   close(2);
-  if (!reaped) while (waitpid(init_pid, NULL, 0) < 0 && errno == EINTR) {}
+  if (!reaped)
+    while (waitpid(init_pid, NULL, 0) < 0 && errno == EINTR) {}
   init_pid = -1;
   cgroup_remove(&run_cgroup);
   return 0;
 }
 
+/* A request, from our own argv or, under the fork server, a connection's. */
+static int request(int argc, char **argv) {
+  struct config cfg;
+  parse_args(&cfg, argc, argv);
+  fail_set_report_fd(cfg.report_fd);
+  if (cfg.hold_userns) hold_main(&cfg); /* --hold-userns: the slot, made once (hold.c) */
+  return launch(&cfg);                  /* a launch: the story above */
+}
+
+/* The three modes: --serve PATH, the fork server (serve.c), which forks a
+ * request per connection; else one request: a slot's holder or a launch. */
 int main(int argc, char **argv) {
-  if (argc == 3 && strcmp(argv[1], "--serve") == 0) serve_main(argv[2], launch);
-  return launch(argc, argv);
+  if (argc == 3 && strcmp(argv[1], "--serve") == 0) serve_main(argv[2], request);
+  return request(argc, argv);
 }

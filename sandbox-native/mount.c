@@ -150,8 +150,10 @@ void mount_build_scratch(const struct config *cfg, int status_fd) {
 
 static void build_dev(void) {
   static const char *nodes[] = {"null", "zero", "full", "random", "urandom"};
-  static const char *links[][2] = {
-      {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}};
+  static const char *links[][2] = {{"fd", "/proc/self/fd"},
+                                   {"stdin", "/proc/self/fd/0"},
+                                   {"stdout", "/proc/self/fd/1"},
+                                   {"stderr", "/proc/self/fd/2"}};
   char dst[128], src[64];
   need_dir(ROOT "/dev", "/dev");
   mnt("dev", ROOT "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755");

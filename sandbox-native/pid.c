@@ -45,8 +45,8 @@ static void send_msg(int fd, int kind, int wstatus, uint64_t at_us) {
 
 /* pid 2: becomes the user's program. Order matters: the seccomp filter goes
  * last, so that nothing the launcher itself does needs to be allowed by it. */
-static _Noreturn void start_program(const struct config *cfg, const unsigned char *bpf,
-                                    size_t bpf_len, int status_fd, int stdio_fds[3]) {
+static _Noreturn void start_program(const struct config *cfg, const unsigned char *bpf, size_t bpf_len, int status_fd,
+                                    int stdio_fds[3]) {
   for (int i = 0; i < 3; i++)
     if (dup2(stdio_fds[i], i) != i) child_fail(status_fd, "dup2: %s", strerror(errno));
   /* A new session has no controlling terminal to push input into (TIOCSTI). */
@@ -68,8 +68,9 @@ static _Noreturn void start_program(const struct config *cfg, const unsigned cha
   child_fail(status_fd, "cannot execute '%s': %s", cfg->argv[0], strerror(errno));
 }
 
-/* A prepared sandbox's run: its options, as the supervisor checked them. */
-static void await_run(struct config *cfg, int go_fd) {
+/* A prepared sandbox's run: its options, as the supervisor checked them
+ * (supervisor_await_run, main.c). */
+static void init_await_run(struct config *cfg, int go_fd) {
   uint32_t len;
   static char blob[MAX_REQUEST + 1];
   if (read_full(go_fd, &len, sizeof len) || len == 0 || len > MAX_REQUEST || read_full(go_fd, blob, len))
@@ -88,8 +89,8 @@ static void die_with_supervisor(int status_fd) {
   if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) _exit(1);
 }
 
-_Noreturn void init_main(const struct config *shape, const unsigned char *bpf, size_t bpf_len,
-                         int go_fd, int status_fd, int stdio_fds[3]) {
+_Noreturn void init_main(const struct config *shape, const unsigned char *bpf, size_t bpf_len, int go_fd, int status_fd,
+                         int stdio_fds[3]) {
   die_with_supervisor(status_fd);
   prctl(PR_SET_DUMPABLE, 0);
   /* Init writes nothing on stdio (errors go on the status pipe); holding the
@@ -113,7 +114,7 @@ _Noreturn void init_main(const struct config *shape, const unsigned char *bpf, s
   uts_setup(shape, status_fd);
   struct config run = *shape;
   const struct config *cfg = &run;
-  if (shape->prepare_fd >= 0) await_run(&run, go_fd);
+  if (shape->prepare_fd >= 0) init_await_run(&run, go_fd);
   close(go_fd);
   mount_build_scratch(cfg, status_fd);
   net_setup(cfg, status_fd);

@@ -29,7 +29,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { F_REQUEST = 0, F_STDIN = 1, F_FILES = 2, F_RUN = 3, F_STDOUT = 11, F_STDERR = 12, F_REPORT = 13, F_COLLECT = 14, F_EXIT = 20 };
+enum {
+  F_REQUEST = 0,
+  F_STDIN = 1,
+  F_FILES = 2,
+  F_RUN = 3,
+  F_STDOUT = 11,
+  F_STDERR = 12,
+  F_REPORT = 13,
+  F_COLLECT = 14,
+  F_EXIT = 20
+};
 
 /* Header and data in one writev: one wake-up of the worker, not two. */
 static void send_frame(int conn, int type, const void *data, uint32_t len) {
@@ -54,7 +64,7 @@ static int read_header(int conn, int *type, uint32_t *len) {
 }
 
 /* One run: parse the request, start the launcher, carry its streams. */
-static _Noreturn void mux(int conn, int (*launch)(int, char **)) {
+static _Noreturn void mux(int conn, int (*request)(int, char **)) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   int type;
   uint32_t len;
@@ -82,7 +92,7 @@ static _Noreturn void mux(int conn, int (*launch)(int, char **)) {
     for (int i = 0; i < NIN; i++) close(in[i][0]), close(in[i][1]);
     for (int i = 0; i < 4; i++) close(out[i][0]), close(out[i][1]);
     close(conn);
-    exit(launch(argc, argv));
+    exit(request(argc, argv));
   }
   for (int i = 0; i < NIN; i++) close(in[i][0]);
   for (int i = 0; i < 4; i++) close(out[i][1]);
@@ -98,10 +108,18 @@ static _Noreturn void mux(int conn, int (*launch)(int, char **)) {
   while (open_out > 0) {
     struct pollfd fds[6];
     int n = 0, idx[6];
-    if (pend_to >= 0) { idx[n] = 100; fds[n++] = (struct pollfd){in[pend_to][1], POLLOUT, 0}; }
-    else if (conn_open) { idx[n] = 101; fds[n++] = (struct pollfd){conn, POLLIN, 0}; }
+    if (pend_to >= 0) {
+      idx[n] = 100;
+      fds[n++] = (struct pollfd){in[pend_to][1], POLLOUT, 0};
+    } else if (conn_open) {
+      idx[n] = 101;
+      fds[n++] = (struct pollfd){conn, POLLIN, 0};
+    }
     for (int i = 0; i < 4; i++)
-      if (out[i][0] >= 0) { idx[n] = i; fds[n++] = (struct pollfd){out[i][0], POLLIN, 0}; }
+      if (out[i][0] >= 0) {
+        idx[n] = i;
+        fds[n++] = (struct pollfd){out[i][0], POLLIN, 0};
+      }
     if (poll(fds, (nfds_t)n, -1) < 0) {
       if (errno == EINTR) continue;
       _exit(1);
@@ -167,7 +185,7 @@ static _Noreturn void mux(int conn, int (*launch)(int, char **)) {
   _exit(0);
 }
 
-_Noreturn void serve_main(const char *path, int (*launch)(int, char **)) {
+_Noreturn void serve_main(const char *path, int (*request)(int, char **)) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   signal(SIGCHLD, SIG_IGN); /* muxes are reaped by the kernel */
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -195,7 +213,7 @@ _Noreturn void serve_main(const char *path, int (*launch)(int, char **)) {
     if (m == 0) {
       close(ls);
       signal(SIGCHLD, SIG_DFL);
-      mux(conn, launch);
+      mux(conn, request);
     }
     close(conn);
   }

@@ -97,8 +97,8 @@ static void pump_stdin(struct pump *p, bool readable, bool writable) {
   }
 }
 
-void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd, int status_fd,
-               int pipes[3], struct outcome *out, bool *init_reaped) {
+void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int pidfd, int status_fd, int pipes[3],
+               struct outcome *out, bool *init_reaped) {
   memset(out, 0, sizeof *out);
   *init_reaped = false;
   /* CPU: the cgroup's counter enforces the limit as the run goes; at the end
@@ -106,7 +106,7 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
   signal(SIGPIPE, SIG_IGN);
   struct pump p = {.in_w = pipes[0], .out_r = {pipes[1], pipes[2]}, .stdin_open = true};
   for (int i = 0; i < 3; i++) fcntl(pipes[i], F_SETFL, O_NONBLOCK);
-  if (cfg->files_fd >= 0) close(cfg->files_fd);     /* init holds them now */
+  if (cfg->files_fd >= 0) close(cfg->files_fd); /* init holds them now */
   if (cfg->collect_fd >= 0) close(cfg->collect_fd);
 
   const uint64_t t0 = mono_us(), cpu_limit_us = cfg->cpu_ms * 1000, wall_limit_us = cfg->wall_ms * 1000;
@@ -121,8 +121,7 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
    * files to copy out or has closed its descriptors (copied them): the
    * report need not wait for init's exit, whose namespace teardown waits on
    * RCU grace periods. */
-  while (!init_gone &&
-         !(have_exit && (status_fd < 0 || cfg->n_collect == 0) && p.out_r[0] < 0 && p.out_r[1] < 0)) {
+  while (!init_gone && !(have_exit && (status_fd < 0 || cfg->n_collect == 0) && p.out_r[0] < 0 && p.out_r[1] < 0)) {
     uint64_t now = mono_us(), wait_us;
     if (!started) {
       if (now - t0 >= SETUP_TIMEOUT_US) kill_run(cg, pidfd, out, LIMIT_SETUP);
@@ -142,13 +141,25 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
 
     struct pollfd fds[6];
     int n = 0, i_status = -1, i_pid, i_out[2] = {-1, -1}, i_stdin = -1, i_inw = -1, i_oom = -1;
-    if (status_fd >= 0) { i_status = n; fds[n++] = (struct pollfd){status_fd, POLLIN, 0}; }
+    if (status_fd >= 0) {
+      i_status = n;
+      fds[n++] = (struct pollfd){status_fd, POLLIN, 0};
+    }
     i_pid = n;
     fds[n++] = (struct pollfd){pidfd, POLLIN, 0};
     for (int i = 0; i < 2; i++)
-      if (p.out_r[i] >= 0) { i_out[i] = n; fds[n++] = (struct pollfd){p.out_r[i], POLLIN, 0}; }
-    if (p.stdin_open && p.in_len == 0) { i_stdin = n; fds[n++] = (struct pollfd){0, POLLIN, 0}; }
-    if (p.stdin_open && p.in_len > 0) { i_inw = n; fds[n++] = (struct pollfd){p.in_w, POLLOUT, 0}; }
+      if (p.out_r[i] >= 0) {
+        i_out[i] = n;
+        fds[n++] = (struct pollfd){p.out_r[i], POLLIN, 0};
+      }
+    if (p.stdin_open && p.in_len == 0) {
+      i_stdin = n;
+      fds[n++] = (struct pollfd){0, POLLIN, 0};
+    }
+    if (p.stdin_open && p.in_len > 0) {
+      i_inw = n;
+      fds[n++] = (struct pollfd){p.in_w, POLLOUT, 0};
+    }
     if (cg->oom_fd >= 0 && out->limit == LIMIT_NONE) {
       i_oom = n;
       fds[n++] = (struct pollfd){cg->oom_fd, cg->version == 2 ? POLLPRI : POLLIN, 0};
@@ -194,7 +205,10 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
       struct outcome probe = {0};
       cgroup_collect(cg, &probe);
       if (cg->version == 1 || probe.oom_killed) kill_run(cg, pidfd, out, LIMIT_MEMORY);
-      if (cg->version == 1) { uint64_t v; (void)!read(cg->oom_fd, &v, sizeof v); }
+      if (cg->version == 1) {
+        uint64_t v;
+        (void)!read(cg->oom_fd, &v, sizeof v);
+      }
     }
     if (fds[i_pid].revents) init_gone = true;
   }
@@ -220,7 +234,10 @@ void supervise(const struct config *cfg, struct cgroup *cg, pid_t init_pid, int 
         out->user_us = m.user_us;
         out->sys_us = m.sys_us;
       }
-      if (m.kind == MSG_ERROR) { memcpy(error, m.text, sizeof error); error[sizeof error - 1] = 0; }
+      if (m.kind == MSG_ERROR) {
+        memcpy(error, m.text, sizeof error);
+        error[sizeof error - 1] = 0;
+      }
     }
     close(status_fd);
   }
