@@ -6,7 +6,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { layersFor, mountFuse, unmountFuse } from "../rootfs/images.js";
+import { layersFor } from "../rootfs/manifest.js";
+import { mountFuse, unmountFuse } from "../rootfs/mounts.js";
 import { getLanguage, languageEnv } from "../rootfs/languages.js";
 import { Sandbox } from "../worker/sandbox/sandbox.js";
 import { cliDefaults } from "../worker/cli-defaults.js";
@@ -26,8 +27,19 @@ export async function benchImages(rounds: number): Promise<void> {
   const fuseRoot = mkdtempSync(join(tmpdir(), "ruse-fuse-"));
   mountFuse(fuseRoot);
   const sb = await Sandbox.create({ concurrency: 1 });
-  const run = async (lang: string, mountRoot: string | undefined, argv: string[], files = [] as { path: string; content: string }[]) => {
-    const r = await sb.run({ layers: layersFor(lang, mountRoot), argv, env: languageEnv(getLanguage(lang)!), files, limits: cliDefaults });
+  const run = async (
+    lang: string,
+    mountRoot: string | undefined,
+    argv: string[],
+    files = [] as { path: string; content: string }[],
+  ) => {
+    const r = await sb.run({
+      layers: layersFor(lang, mountRoot),
+      argv,
+      env: languageEnv(getLanguage(lang)!),
+      files,
+      limits: cliDefaults,
+    });
     if (r.verdict !== "ok") throw new Error(`${argv.join(" ")}: ${r.verdict} ${r.error ?? r.stderr}`);
   };
   try {

@@ -6,12 +6,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { builtinLimits } from "../api/config.js";
-import { catalogueLayers } from "../rootfs/images.js";
+import { builtinLimits } from "../core/limits.js";
+import { catalogueLayers } from "../rootfs/manifest.js";
 import { Sandbox } from "../worker/sandbox/sandbox.js";
 import { executeRun } from "../worker/execute.js";
 
-const SOURCE = "#include <cstdio>\nint main(){long a,b;if(scanf(\"%ld %ld\",&a,&b)!=2)return 1;printf(\"%ld\\n\",a+b);}\n";
+const SOURCE = '#include <cstdio>\nint main(){long a,b;if(scanf("%ld %ld",&a,&b)!=2)return 1;printf("%ld\\n",a+b);}\n';
 const TESTS = 100;
 const PARALLEL = 2;
 
@@ -32,17 +32,27 @@ export async function benchJudge(): Promise<void> {
 
   const t0 = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: PARALLEL }, async () => {
-    for (let i = next++; i < TESTS; i = next++) await bare(join(dir, "main"), tests[i]!.stdin);
-  }));
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      for (let i = next++; i < TESTS; i = next++) await bare(join(dir, "main"), tests[i]!.stdin);
+    }),
+  );
   const bareMs = (performance.now() - t0) / TESTS;
 
   const sb = await Sandbox.create({ concurrency: PARALLEL, images: catalogueLayers() }); // as the service's
   try {
     const job = {
-      language: "cpp", files: [{ path: "main.cpp", contentBase64: Buffer.from(SOURCE).toString("base64") }], stdin: "", args: [],
-      limits: builtinLimits.run.default, compileLimits: builtinLimits.compile.default, tests, compare: "lines" as const,
-      stopOnFirstFailure: false, network: false, createdAt: new Date().toISOString(),
+      language: "cpp",
+      files: [{ path: "main.cpp", contentBase64: Buffer.from(SOURCE).toString("base64") }],
+      stdin: "",
+      args: [],
+      limits: builtinLimits.run.default,
+      compileLimits: builtinLimits.compile.default,
+      tests,
+      compare: "lines" as const,
+      stopOnFirstFailure: false,
+      network: false,
+      createdAt: new Date().toISOString(),
     };
     await executeRun({ ...job, tests: tests.slice(0, 4) }, sb); // warm-up
     const t1 = performance.now();
@@ -53,7 +63,9 @@ export async function benchJudge(): Promise<void> {
     const perTest = (totalMs - compileMs) / TESTS;
     console.log(`\n## judging: ${TESTS} tests of a C++ a+b, ${PARALLEL} at a time`);
     console.log(`bare, per test            ${bareMs.toFixed(2)} ms`);
-    console.log(`ruse, per test            ${perTest.toFixed(2)} ms (whole run ${totalMs.toFixed(0)} ms, compile ${compileMs.toFixed(0)} ms)`);
+    console.log(
+      `ruse, per test            ${perTest.toFixed(2)} ms (whole run ${totalMs.toFixed(0)} ms, compile ${compileMs.toFixed(0)} ms)`,
+    );
     console.log(`per test ruse/bare: ${(perTest / bareMs).toFixed(2)} (target <= 3)`);
   } finally {
     await sb.close();

@@ -5,7 +5,7 @@
 // twice: once with time before it (its sandbox prepared, as a playground's
 // runs come), once right after the other (set-up on its path again).
 import { spawn } from "node:child_process";
-import { catalogueLayers, layersFor } from "../rootfs/images.js";
+import { catalogueLayers, layersFor } from "../rootfs/manifest.js";
 import { languageEnv, getLanguage } from "../rootfs/languages.js";
 import { Sandbox } from "../worker/sandbox/sandbox.js";
 import { cliDefaults } from "../worker/cli-defaults.js";
@@ -19,15 +19,41 @@ function exec(argv: string[]): Promise<void> {
   });
 }
 
-const BWRAP = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--ro-bind", "/lib", "/lib",
-  "--ro-bind", "/lib64", "/lib64", "--ro-bind", "/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"];
+const BWRAP = [
+  "bwrap",
+  "--unshare-all",
+  "--die-with-parent",
+  "--ro-bind",
+  "/usr",
+  "/usr",
+  "--ro-bind",
+  "/lib",
+  "/lib",
+  "--ro-bind",
+  "/lib64",
+  "/lib64",
+  "--ro-bind",
+  "/bin",
+  "/bin",
+  "--proc",
+  "/proc",
+  "--dev",
+  "/dev",
+  "--tmpfs",
+  "/tmp",
+];
 
 export async function benchSandbox(rounds: number): Promise<void> {
   const sb = await Sandbox.create({ concurrency: 1, images: catalogueLayers() }); // as the service's
   console.log(`# sandbox: ${sb.describe()}`);
   const python = getLanguage("python")!;
   const inRuse = async (image: string, argv: string[]) => {
-    const r = await sb.run({ layers: layersFor(image), argv, env: languageEnv(getLanguage(image)!), limits: cliDefaults });
+    const r = await sb.run({
+      layers: layersFor(image),
+      argv,
+      env: languageEnv(getLanguage(image)!),
+      limits: cliDefaults,
+    });
     if (r.verdict !== "ok") throw new Error(`ruse ${argv.join(" ")}: ${r.verdict} ${r.error ?? r.stderr}`);
   };
   try {

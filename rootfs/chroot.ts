@@ -45,16 +45,21 @@ export function runInImages(images: readonly string[], argv: readonly string[], 
   const root = path.join(tmp, "root");
   const lowers: string[] = [];
   const lines = ["set -e", `mkdir ${shq(root)}`];
-  images.forEach((img, i) => {
-    if (fs.statSync(img).isDirectory()) return void lowers.push(img);
+  for (const [i, img] of images.entries()) {
+    if (fs.statSync(img).isDirectory()) {
+      lowers.push(img);
+      continue;
+    }
     const dir = path.join(tmp, `l${i}`);
     lines.push(`mkdir ${shq(dir)}`, `mount -t squashfs -o loop,ro,nodev ${shq(img)} ${shq(dir)}`);
     lowers.push(dir);
-  });
+  }
   // overlayfs needs two lower layers when there is no upper one: one image is bind-mounted.
-  lines.push(lowers.length === 1
-    ? `mount --bind -o ro ${shq(lowers[0]!)} ${shq(root)}`
-    : `mount -t overlay overlay -o ro,lowerdir=${lowers.map(shq).join(":")} ${shq(root)}`);
+  lines.push(
+    lowers.length === 1
+      ? `mount --bind -o ro ${shq(lowers[0]!)} ${shq(root)}`
+      : `mount -t overlay overlay -o ro,lowerdir=${lowers.map(shq).join(":")} ${shq(root)}`,
+  );
   const uid = opts.asRoot ? 0 : RUNNER.uid;
   const gid = opts.asRoot ? 0 : RUNNER.gid;
   lines.push(
@@ -67,14 +72,22 @@ export function runInImages(images: readonly string[], argv: readonly string[], 
     `chown -R ${uid}:${gid} ${shq(root)}/box`,
   );
   const env = { ...commonEnv, ...(opts.asRoot ? { HOME: "/root", USER: "root" } : {}), ...opts.env };
-  const envArgs = Object.entries(env).map(([k, v]) => shq(`${k}=${v}`)).join(" ");
-  lines.push(`exec chroot --userspec=${uid}:${gid} ${shq(root)} /usr/bin/env -i ${envArgs} /bin/sh -c 'cd /box && exec "$@"' sh ${argv.map(shq).join(" ")}`);
+  const envArgs = Object.entries(env)
+    .map(([k, v]) => shq(`${k}=${v}`))
+    .join(" ");
+  lines.push(
+    `exec chroot --userspec=${uid}:${gid} ${shq(root)} /usr/bin/env -i ${envArgs} /bin/sh -c 'cd /box && exec "$@"' sh ${argv.map(shq).join(" ")}`,
+  );
   const t0 = performance.now();
-  const r = spawnSync("unshare", ["--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", lines.join("\n")], {
-    encoding: "utf8",
-    timeout: opts.timeoutMs ?? 120_000,
-    maxBuffer: 64 << 20,
-  });
+  const r = spawnSync(
+    "unshare",
+    ["--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", lines.join("\n")],
+    {
+      encoding: "utf8",
+      timeout: opts.timeoutMs ?? 120_000,
+      maxBuffer: 64 << 20,
+    },
+  );
   const ms = performance.now() - t0;
   fs.rmSync(tmp, { recursive: true, force: true });
   if (r.error) throw r.error;

@@ -2,7 +2,7 @@
 // which Debian packages their image layer holds, and how code is compiled and run.
 // Read by rootfs/build.ts (images), the worker (argv, env, limits) and the API
 // (GET /v1/languages).  Changing `debianPackages` or `versionCommand` changes the
-// image hash (see rootfs/images.ts) and so requires `npx tsx rootfs/build.ts`;
+// image hash (see rootfs/manifest.ts) and so requires `npx tsx rootfs/build.ts`;
 // changing compile/run/env/limits does not (they are not baked into the image).
 
 export interface LanguageLimits {
@@ -142,8 +142,13 @@ export const languages: readonly Language[] = [
     // -J flags go to the JVM running javac: C1-only JIT and serial GC make this
     // short-lived compiler start faster and use fewer threads; no perf-data mmap in /tmp.
     compile: [
-      "javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-J-XX:-UsePerfData",
-      "-encoding", "UTF-8", "Main.java",
+      "javac",
+      "-J-XX:+UseSerialGC",
+      "-J-XX:TieredStopAtLevel=1",
+      "-J-XX:-UsePerfData",
+      "-encoding",
+      "UTF-8",
+      "Main.java",
     ],
     // Serial GC: one GC thread, predictable memory.  -Xss64m: deep recursion.
     run: ["java", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xss64m", "-cp", "/box", "Main"],

@@ -8,7 +8,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runInImages, shq } from "./chroot.js";
 import { languages, languageEnv, layerName, type Language } from "./languages.js";
-import { BASE_IMAGE, imageCacheDir, readManifest, verifyImage } from "./images.js";
+import { imageCacheDir, readManifest, verifyImage } from "./manifest.js";
+import { BASE_IMAGE } from "./recipe.js";
 
 /** A program per language that prints exactly "hello ruse 42\n" (reads nothing). */
 export const samples: Record<string, string> = {
@@ -48,16 +49,35 @@ export function verifyLanguage(lang: Language, cacheDir = imageCacheDir()): Veri
   let compileMs: number | undefined;
   if (lang.compile) {
     // Compile and run in one sandbox: /box is a fresh tmpfs per call.
-    const c = runInImages(stack, ["/bin/sh", "-c", `${lang.compile.map(shq).join(" ")} && ${lang.run.map(shq).join(" ")}`], { files, env });
+    const c = runInImages(
+      stack,
+      ["/bin/sh", "-c", `${lang.compile.map(shq).join(" ")} && ${lang.run.map(shq).join(" ")}`],
+      { files, env },
+    );
     compileMs = c.ms;
-    if (c.status !== 0 || c.stdout !== want) return { id: lang.id, ok: false, compileMs, runMs: 0, detail: `compile+run: exit ${c.status}: ${c.stdout}${c.stderr}` };
+    if (c.status !== 0 || c.stdout !== want)
+      return {
+        id: lang.id,
+        ok: false,
+        compileMs,
+        runMs: 0,
+        detail: `compile+run: exit ${c.status}: ${c.stdout}${c.stderr}`,
+      };
   }
   const r = runInImages(stack, lang.compile ? ["/bin/true"] : lang.run, { files, env });
-  if (r.status !== 0 || (!lang.compile && r.stdout !== want)) return { id: lang.id, ok: false, compileMs, runMs: r.ms, detail: `run: exit ${r.status}: ${r.stdout}${r.stderr}` };
+  if (r.status !== 0 || (!lang.compile && r.stdout !== want))
+    return { id: lang.id, ok: false, compileMs, runMs: r.ms, detail: `run: exit ${r.status}: ${r.stdout}${r.stderr}` };
   const extra = extras[lang.id];
   if (extra) {
     const e = runInImages(stack, extra.argv, { files: extra.files, env });
-    if (e.status !== 0) return { id: lang.id, ok: false, compileMs, runMs: r.ms, detail: `extra check: exit ${e.status}: ${e.stdout}${e.stderr}` };
+    if (e.status !== 0)
+      return {
+        id: lang.id,
+        ok: false,
+        compileMs,
+        runMs: r.ms,
+        detail: `extra check: exit ${e.status}: ${e.stdout}${e.stderr}`,
+      };
   }
   return { id: lang.id, ok: true, compileMs, runMs: r.ms, detail: "ok" };
 }

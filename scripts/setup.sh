@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$PWD
 RUSE_USER=${RUSE_USER:-ruse}
-PACKAGES=(gcc libc6-dev make uidmap squashfs-tools squashfuse fuse3 mmdebstrap redis-server bubblewrap hyperfine libseccomp2 qemu-system-x86 e2fsprogs)
+PACKAGES=(gcc libc6-dev make uidmap squashfs-tools squashfuse fuse3 mmdebstrap redis-server bubblewrap hyperfine libseccomp2 qemu-system-x86 e2fsprogs clang-format)
 log() { printf 'setup: %s\n' "$*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
@@ -152,7 +152,7 @@ ensure_checkout_readable() {
 # root, squashfuse otherwise.
 ensure_images() {
   npx tsx rootfs/build.ts
-  npx tsx rootfs/mount.ts
+  npx tsx rootfs/mounts.ts
 }
 
 ensure_packages

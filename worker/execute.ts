@@ -1,53 +1,16 @@
 // One run of the service: compile (if the language compiles) in one sandbox,
 // then run the artifacts in another, once or once per test.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { layersFor } from "../rootfs/images.js";
 import { getLanguage, languageEnv, type Language } from "../rootfs/languages.js";
-import type { Limits } from "../api/config.js";
-import type { RunJob, RunResult, Stage } from "../api/schemas.js";
-import type { Sandbox, SandboxLimits, SandboxResult, SandboxSpec } from "./sandbox/sandbox.js";
+import type { Limits } from "../core/limits.js";
+import type { RunJob, RunResult, Stage } from "../core/schemas.js";
+import type { Sandbox, SandboxResult, SandboxSpec } from "./sandbox/sandbox.js";
 import type { SandboxFile } from "./sandbox/files-stream.js";
 import { checkerVerdict, globToRegExp, sameOutput } from "./judge.js";
-
-const MiB = 1 << 20;
-
-/**
- * A language's image directories, checked against the image manifest once
- * per worker (the worker checked them all at start, and its sandbox holds
- * them built from then on), not read again for every run.
- */
-const imageLayers = new Map<string, string[]>();
-function layersOf(languageId: string): string[] {
-  let l = imageLayers.get(languageId);
-  if (!l) imageLayers.set(languageId, (l = layersFor(languageId)));
-  return l;
-}
-
-/** The API's limits, with the language's adjustments, as the sandbox takes them. */
-export function sandboxLimits(l: Limits, lang: Language, compile: boolean): SandboxLimits {
-  const memoryBytes = (l.memoryMb + (lang.limits?.memoryMbExtra ?? 0)) * MiB;
-  const minMs = compile ? (lang.limits?.compileSeconds ?? 0) * 1000 : 0;
-  return {
-    cpuMs: Math.max(l.cpuMs, minMs),
-    wallMs: Math.max(l.wallMs, minMs),
-    memoryBytes,
-    processes: Math.max(l.processes, lang.limits?.processes ?? 0),
-    outputBytes: l.outputKb * 1024,
-    scratchBytes: l.scratchMb * MiB,
-    fileSizeBytes: l.scratchMb * MiB, // no file can outgrow the scratch space anyway
-    openFiles: 1024,
-    stackBytes: Math.min(memoryBytes, 1024 * MiB), // judges promise a stack as large as memory
-  };
-}
-
-export function runArgv(lang: Language, memoryMb: number, args: readonly string[]): string[] {
-  const [cmd, ...rest] = lang.run;
-  const heap = lang.runMemoryArg ? [lang.runMemoryArg.replace("{mb}", String(memoryMb))] : [];
-  return [cmd!, ...heap, ...rest, ...args];
-}
+import { layersOf, runArgv, sandboxLimits, SKIPPED, stage } from "./stage.js";
+import { unpack } from "./unpack.js";
 
 /**
  * With tests, each test's output is judged whole but stored only up to this
@@ -56,27 +19,10 @@ export function runArgv(lang: Language, memoryMb: number, args: readonly string[
  */
 export const TEST_OUTPUT_KEPT = 64 * 1024;
 
-function stage(r: SandboxResult, verdict: Stage["verdict"] = r.verdict, message?: string, keep = Infinity): Stage {
-  const cut = (b: Buffer) => (b.length > keep ? b.subarray(0, keep) : b);
-  return {
-    verdict,
-    exitCode: r.exitCode,
-    signal: r.signal,
-    stdout: cut(r.stdout).toString("utf8"),
-    stderr: cut(r.stderr).toString("utf8"),
-    stdoutTruncated: r.stdoutTruncated || r.stdout.length > keep,
-    stderrTruncated: r.stderrTruncated || r.stderr.length > keep,
-    usage: { cpuMs: r.usage.cpuMs, wallMs: r.usage.wallMs, memoryKb: r.usage.memoryKb },
-    ...(message || r.error ? { message: message ?? r.error } : {}),
-  };
-}
-
-export type Executed = Pick<RunResult, "verdict" | "compile" | "run" | "tests" | "usage" | "language" | "message" | "files">;
-
-const SKIPPED: Stage = {
-  verdict: "skipped", exitCode: null, signal: null, stdout: "", stderr: "",
-  stdoutTruncated: false, stderrTruncated: false, usage: { cpuMs: 0, wallMs: 0, memoryKb: 0 },
-};
+export type Executed = Pick<
+  RunResult,
+  "verdict" | "compile" | "run" | "tests" | "usage" | "language" | "message" | "files"
+>;
 
 const decode = (files: RunJob["files"]): SandboxFile[] =>
   files.map((f) => ({ path: f.path, content: Buffer.from(f.contentBase64, "base64") }));
@@ -115,17 +61,34 @@ function materialize(files: SandboxFile[]): { dir: string; box: string } {
  * Compiles (if the language compiles) in a sandbox of its own; the artifacts
  * and sources come back as regular files only, for the runs.
  */
-async function prepare(sb: Sandbox, languageId: string, files: SandboxFile[], compileLimits: Limits, cleanups: string[], compile = true): Promise<Prepared | { failed: Stage; verdict: "compile_error" | "internal_error"; message?: string }> {
+async function prepare(
+  sb: Sandbox,
+  languageId: string,
+  files: SandboxFile[],
+  compileLimits: Limits,
+  cleanups: string[],
+  compile = true,
+): Promise<Prepared | { failed: Stage; verdict: "compile_error" | "internal_error"; message?: string }> {
   const lang = getLanguage(languageId);
   if (!lang) throw new Error(`unknown language ${languageId}`);
   const layers = layersOf(lang.id);
   const env = languageEnv(lang);
   if (!lang.compile || !compile) return { lang, layers, env, files, compile: null };
   const limits = sandboxLimits(compileLimits, lang, true);
-  const c = await sb.run({ layers, argv: [...lang.compile], env, files, collect: ["."], collectMaxBytes: limits.scratchBytes, limits });
+  const c = await sb.run({
+    layers,
+    argv: [...lang.compile],
+    env,
+    files,
+    collect: ["."],
+    collectMaxBytes: limits.scratchBytes,
+    limits,
+  });
   if (c.verdict === "internal_error") return { failed: stage(c), verdict: "internal_error", message: c.error };
   if (c.verdict !== "ok") return { failed: stage(c, "compile_error"), verdict: "compile_error" };
-  const artifacts = c.collected.flatMap((f) => ("content" in f ? [{ path: f.path, content: f.content, executable: true }] : []));
+  const artifacts = c.collected.flatMap((f) =>
+    "content" in f ? [{ path: f.path, content: f.content, executable: true }] : [],
+  );
   const { dir, box } = materialize(artifacts);
   cleanups.push(dir);
   return { lang, layers, env, files: [], boxLower: box, compile: stage(c) };
@@ -163,7 +126,13 @@ function judgeFailure(c: SandboxResult): string | undefined {
  * time_limit_exceeded, not a hang); otherwise the interactor judges, as a
  * checker does, from the test's input file.
  */
-async function interact(job: RunJob, sb: Sandbox, inter: Prepared, program: SandboxSpec, input: string): Promise<Stage> {
+async function interact(
+  job: RunJob,
+  sb: Sandbox,
+  inter: Prepared,
+  program: SandboxSpec,
+  input: string,
+): Promise<Stage> {
   const [r, c] = await sb.runPair(program, {
     layers: inter.layers,
     boxLower: inter.boxLower,
@@ -195,14 +164,25 @@ async function runTests(
     const r = await runOnce(t.stdin);
     if (r.verdict !== "ok") return stage(r, r.verdict, undefined, TEST_OUTPUT_KEPT);
     const output = r.stdout.toString("utf8");
-    if (!checker) return stage(r, sameOutput(output, t.expectedOutput, job.compare) ? "accepted" : "wrong_answer", undefined, TEST_OUTPUT_KEPT);
+    if (!checker)
+      return stage(
+        r,
+        sameOutput(output, t.expectedOutput, job.compare) ? "accepted" : "wrong_answer",
+        undefined,
+        TEST_OUTPUT_KEPT,
+      );
     const limits = sandboxLimits(job.compileLimits, checker.lang, false);
     const c = await sb.run({
       layers: checker.layers,
       boxLower: checker.boxLower,
       argv: [...runArgv(checker.lang, job.compileLimits.memoryMb, []), "input.txt", "output.txt", "answer.txt"],
       env: checker.env,
-      files: [...checker.files, { path: "input.txt", content: t.stdin }, { path: "output.txt", content: r.stdout }, { path: "answer.txt", content: t.expectedOutput }],
+      files: [
+        ...checker.files,
+        { path: "input.txt", content: t.stdin },
+        { path: "output.txt", content: r.stdout },
+        { path: "answer.txt", content: t.expectedOutput },
+      ],
       limits,
     });
     const v = checkerVerdict(c.exitCode, c.stderr.toString("utf8"), judgeFailure(c));
@@ -210,42 +190,22 @@ async function runTests(
   };
   const out: Stage[] = new Array(tests.length).fill(SKIPPED);
   if (job.stopOnFirstFailure) {
-    for (let i = 0; i < tests.length; i++) if ((out[i] = await judge(i)).verdict !== "accepted") break;
+    for (let i = 0; i < tests.length; i++) {
+      out[i] = await judge(i);
+      if (out[i]!.verdict !== "accepted") break;
+    }
     return out;
   }
   // Tests of one run use the worker's idle slots too; results stay in test order.
   // (An interactive test takes two slots at once: those run one at a time.)
   let next = 0;
   const lanes = job.interactor ? 1 : Math.min(tests.length, 1 + sb.idleSlots());
-  await Promise.all(Array.from({ length: lanes }, async () => {
-    for (let i = next++; i < tests.length; i = next++) out[i] = await judge(i);
-  }));
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      for (let i = next++; i < tests.length; i = next++) out[i] = await judge(i);
+    }),
+  );
   return out;
-}
-
-/** At most this many entries in a submitted archive (its bytes: half the compile scratch space). */
-export const ARCHIVE_MAX_ENTRIES = 10_000;
-const UNPACK_SCRIPT = readFileSync(fileURLToPath(new URL("./unpack.py", import.meta.url)));
-
-/**
- * A submitted archive is unpacked by worker/unpack.py in a sandbox of its
- * own (the python image), and its files come back as regular files only.
- */
-async function unpack(sb: Sandbox, job: RunJob): Promise<SandboxFile[] | Stage> {
-  const py = getLanguage("python")!;
-  const limits = sandboxLimits(job.compileLimits, py, true);
-  const maxBytes = Math.floor(limits.scratchBytes / 2);
-  const u = await sb.run({
-    layers: layersOf(py.id),
-    argv: ["python3", "unpack.py", "archive", job.archive!.format, String(ARCHIVE_MAX_ENTRIES), String(maxBytes)],
-    env: languageEnv(py),
-    files: [{ path: "unpack.py", content: UNPACK_SCRIPT }, { path: "archive", content: Buffer.from(job.archive!.contentBase64, "base64") }],
-    collect: ["out/"],
-    collectMaxBytes: maxBytes,
-    limits,
-  });
-  if (u.verdict !== "ok") return stage(u, u.verdict === "internal_error" ? "internal_error" : "compile_error");
-  return u.collected.flatMap((f) => ("content" in f ? [{ path: f.path.slice("out/".length), content: f.content }] : []));
 }
 
 export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
@@ -261,28 +221,58 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[]): Promise<Ex
   let sources = decode(job.files);
   if (job.archive) {
     const unpacked = await unpack(sb, job);
-    if (!Array.isArray(unpacked)) return { language: job.language, verdict: unpacked.verdict, compile: unpacked, run: null, ...(unpacked.message ? { message: unpacked.message } : {}) };
+    if (!Array.isArray(unpacked))
+      return {
+        language: job.language,
+        verdict: unpacked.verdict,
+        compile: unpacked,
+        run: null,
+        ...(unpacked.message ? { message: unpacked.message } : {}),
+      };
     sources = unpacked;
   }
   // A shell command builds the project itself: no compile step of the language's.
   const prog = await prepare(sb, job.language, sources, job.compileLimits, cleanups, !job.command);
-  if ("failed" in prog) return { language: job.language, verdict: prog.verdict, compile: prog.failed, run: null, ...(prog.message ? { message: prog.message } : {}) };
+  if ("failed" in prog)
+    return {
+      language: job.language,
+      verdict: prog.verdict,
+      compile: prog.failed,
+      run: null,
+      ...(prog.message ? { message: prog.message } : {}),
+    };
   // A checker, or an interactor: compiled once, like the program.
   const judgeJob = job.checker ?? job.interactor;
   let judgeProg: Prepared | null = null;
   if (judgeJob) {
     const c = await prepare(sb, judgeJob.language, decode(judgeJob.files), job.compileLimits, cleanups);
     const what = job.checker ? "checker" : "interactor";
-    if ("failed" in c) return { language: job.language, verdict: "internal_error", compile: prog.compile, run: null, message: `the ${what} did not compile: ${c.failed.stderr.slice(0, 4096) || c.message}` };
+    if ("failed" in c)
+      return {
+        language: job.language,
+        verdict: "internal_error",
+        compile: prog.compile,
+        run: null,
+        message: `the ${what} did not compile: ${c.failed.stderr.slice(0, 4096) || c.message}`,
+      };
     judgeProg = c;
   }
 
   const limits = sandboxLimits(job.limits, prog.lang, false);
   // A shell command runs with the language image's tools instead of its run command.
-  const argv = job.command ? ["bash", "-c", job.command, "bash", ...job.args] : runArgv(prog.lang, job.limits.memoryMb, job.args);
+  const argv = job.command
+    ? ["bash", "-c", job.command, "bash", ...job.args]
+    : runArgv(prog.lang, job.limits.memoryMb, job.args);
   const plan = job.collect ? collectPlan(job.collect) : null;
   const runSpec = (stdin: string): SandboxSpec => ({
-    layers: prog.layers, boxLower: prog.boxLower, argv, env: prog.env, files: prog.files, stdin, limits, network: job.network,
+    layers: prog.layers,
+    boxLower: prog.boxLower,
+    argv,
+    env: prog.env,
+    files: prog.files,
+    stdin,
+    limits,
+    network: job.network,
     ...(plan ? { collect: plan.paths, collectMaxBytes: limits.scratchBytes } : {}),
   });
   const runOnce = (stdin: string) => sb.run(runSpec(stdin));
@@ -292,13 +282,34 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[]): Promise<Ex
     // A file named both exactly and by a glob is walked twice: keep it once.
     const once = new Map(r.collected.map((f) => [f.path, f]));
     const files = plan
-      ? [...once.values()].filter((f) => plan.keep(f.path)).map((f) => ("content" in f ? { path: f.path, content: f.content.toString("base64") } : { path: f.path, error: f.error }))
+      ? [...once.values()]
+          .filter((f) => plan.keep(f.path))
+          .map((f) =>
+            "content" in f ? { path: f.path, content: f.content.toString("base64") } : { path: f.path, error: f.error },
+          )
       : undefined;
-    return { language: prog.lang.id, verdict: r.verdict, compile: prog.compile, run: stage(r), ...(files ? { files } : {}), ...(r.error ? { message: r.error } : {}) };
+    return {
+      language: prog.lang.id,
+      verdict: r.verdict,
+      compile: prog.compile,
+      run: stage(r),
+      ...(files ? { files } : {}),
+      ...(r.error ? { message: r.error } : {}),
+    };
   }
-  const tests = await runTests(job, sb, judgeProg, runOnce, (input) => interact(job, sb, judgeProg!, runSpec(""), input));
+  const tests = await runTests(job, sb, judgeProg, runOnce, (input) =>
+    interact(job, sb, judgeProg!, runSpec(""), input),
+  );
   const verdict = tests.find((t) => t.verdict !== "accepted")?.verdict ?? "accepted";
   const message = tests.find((t) => t.verdict === "internal_error")?.message;
   const max = (k: "cpuMs" | "wallMs" | "memoryKb") => Math.max(...tests.map((t) => t.usage[k]));
-  return { language: prog.lang.id, verdict, compile: prog.compile, run: null, tests, ...(message ? { message } : {}), usage: { cpuMs: max("cpuMs"), wallMs: max("wallMs"), memoryKb: max("memoryKb") } };
+  return {
+    language: prog.lang.id,
+    verdict,
+    compile: prog.compile,
+    run: null,
+    tests,
+    ...(message ? { message } : {}),
+    usage: { cpuMs: max("cpuMs"), wallMs: max("wallMs"), memoryKb: max("memoryKb") },
+  };
 }

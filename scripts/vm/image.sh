@@ -30,7 +30,7 @@ GUEST_PACKAGES=(linux-image-amd64 initramfs-tools zstd systemd systemd-sysv udev
 read -r -a SETUP_PACKAGES <<<"$(sed -n 's/^PACKAGES=(\(.*\))$/\1/p' scripts/setup.sh)"
 [ ${#SETUP_PACKAGES[@]} -gt 0 ] || die "cannot read PACKAGES from scripts/setup.sh"
 PACKAGES=$(printf '%s\n' "${GUEST_PACKAGES[@]}" "${SETUP_PACKAGES[@]}" | sort -u | paste -sd,)
-mapfile -t MIRRORS < <(npx tsx -e 'import { hostMirrors } from "./rootfs/images.ts"; console.log(hostMirrors().join("\n"))')
+mapfile -t MIRRORS < <(npx tsx -e 'import { hostMirrors } from "./rootfs/recipe.ts"; console.log(hostMirrors().join("\n"))')
 [ ${#MIRRORS[@]} -gt 0 ] || die "no Debian bookworm source in /etc/apt/sources.list{,.d/*}"
 # The files of the host's nodejs package that exist (npm may have been
 # upgraded in place since: its directories are taken whole, as they are).
@@ -84,7 +84,7 @@ printf '%s\n' "$NODE_FILES" | sed 's|^/||' | tar -C / --no-recursion -cf - -T - 
 [ -z "$NODE_DIRS" ] || tar -C / -cf - $NODE_DIRS | tar -C "$TREE" -xf -
 chroot "$TREE" node --version >/dev/null || die "the host's node does not run in the guest"
 
-# The host's apt sources, exactly: rootfs/images.ts hashes them into the
+# The host's apt sources, exactly: rootfs/recipe.ts hashes them into the
 # images' keys, and the guest must find the host's images current.
 rm -rf "$TREE/etc/apt/sources.list" "$TREE/etc/apt/sources.list.d"
 mkdir -p "$TREE/etc/apt/sources.list.d"

@@ -5,8 +5,11 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { layersFor } from "../../rootfs/images.js";
+import { layersFor } from "../../rootfs/manifest.js";
 import { Sandbox, type SandboxLimits, type SandboxSpec, type SandboxResult } from "../../worker/sandbox/sandbox.js";
+import type { Host } from "../../worker/sandbox/host.js";
+import { LauncherArgs } from "../../worker/sandbox/launcher-args.js";
+import type { Slot } from "../../worker/sandbox/slots.js";
 
 /** The suites must prove the product rootless: refuse to run them as root. */
 export function assertNotRoot(): void {
@@ -70,4 +73,19 @@ export function kv(out: string | Buffer): Record<string, string> {
 export async function openSandbox(concurrency = 2): Promise<Sandbox> {
   assertNotRoot();
   return Sandbox.create({ concurrency, images: [baseLayers()] });
+}
+
+/** A slot's shape over the base image, as the worker writes it (launcher-args.ts), with the given descriptors. */
+export function baseShape(
+  host: Host,
+  slot: Slot,
+  fd: { userns: number; netns?: number; report: number; seccomp: number },
+): string[] {
+  const a = new LauncherArgs<"shape">();
+  for (const l of baseLayers()) a.add("layer", l);
+  a.add("uid-host", slot.uidHost!).add("gid-host", slot.gidHost!).add("userns-fd", fd.userns);
+  if (fd.netns !== undefined) a.add("netns-fd", fd.netns);
+  if (host.cgroups.version === 2) a.add("cgroup-v2", host.cgroups.parent);
+  else for (const p of host.cgroups.parents) a.add("cgroup-v1", p);
+  return a.add("report-fd", fd.report).add("seccomp-fd", fd.seccomp).argv;
 }

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkImages, imageCacheDir, readManifest } from "../../rootfs/images.js";
+import { checkImages, imageCacheDir, readManifest } from "../../rootfs/manifest.js";
 
 describe("checkImages", () => {
   it("passes on this machine's built and mounted images", () => {
@@ -13,7 +13,7 @@ describe("checkImages", () => {
   it("names the image that is not mounted and how to mount it", () => {
     const empty = mkdtempSync(join(tmpdir(), "ruse-mnt-"));
     for (const name of Object.keys(readManifest(imageCacheDir()).images)) mkdirSync(join(empty, name));
-    expect(() => checkImages(empty)).toThrow(/image "\w+" is not mounted at .*rootfs\/mount\.ts/);
+    expect(() => checkImages(empty)).toThrow(/image "\w+" is not mounted at .*rootfs\/mounts\.ts/);
   });
   it("names the missing image and the command that builds it", () => {
     const cache = mkdtempSync(join(tmpdir(), "ruse-cache-"));

@@ -7,10 +7,19 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { commonEnv, getLanguage, languageEnv, languages, layerName, type Language } from "../../rootfs/languages.js";
 import {
-  buildCacheDir, hostMirrors, ImageError, imageFileName, imageHashes, imageSpecs, layersFor, readManifest,
-  rebuildCommand, verifyImage, type BuildInputs, type ImageRecord, type Manifest,
-} from "../../rootfs/images.js";
-import { layerMembers, parseVersion, type TarEntry } from "../../rootfs/build.js";
+  buildCacheDir,
+  ImageError,
+  imageFileName,
+  layersFor,
+  readManifest,
+  rebuildCommand,
+  verifyImage,
+  type ImageRecord,
+  type Manifest,
+} from "../../rootfs/manifest.js";
+import { hostMirrors, imageHashes, imageSpecs, type BuildInputs } from "../../rootfs/recipe.js";
+import { layerMembers, parseVersion } from "../../rootfs/build.js";
+import type { TarEntry } from "../../rootfs/tar.js";
 
 const COMPILED = ["c", "cpp", "java", "go", "rust"];
 
@@ -101,7 +110,8 @@ describe("image hash keys", () => {
     mirrors: ["deb http://deb.debian.org/debian bookworm main"],
     compression: "zstd",
   };
-  const hashes = (langs: readonly Language[] = languages, inp: BuildInputs = inputs) => imageHashes(imageSpecs(langs), inp);
+  const hashes = (langs: readonly Language[] = languages, inp: BuildInputs = inputs) =>
+    imageHashes(imageSpecs(langs), inp);
   const base = hashes();
 
   it("is deterministic and gives distinct names", () => {
@@ -121,7 +131,9 @@ describe("image hash keys", () => {
   });
 
   it("changes only the affected layer when a language's packages change", () => {
-    const langs = languages.map((l) => (l.id === "python" ? { ...l, debianPackages: [...l.debianPackages, "python3-numpy"] } : l));
+    const langs = languages.map((l) =>
+      l.id === "python" ? { ...l, debianPackages: [...l.debianPackages, "python3-numpy"] } : l,
+    );
     const h = hashes(langs);
     expect(h.python).not.toBe(base.python);
     for (const name of Object.keys(base).filter((n) => n !== "python")) expect(h[name], name).toBe(base[name]);
@@ -133,13 +145,20 @@ describe("image hash keys", () => {
   });
 
   it("changes every layer when base changes (a layer's key includes base's)", () => {
-    const langs = languages.map((l) => (l.id === "bash" ? { ...l, versionCommand: ["sh", "-c", "echo $BASH_VERSION"] } : l));
+    const langs = languages.map((l) =>
+      l.id === "bash" ? { ...l, versionCommand: ["sh", "-c", "echo $BASH_VERSION"] } : l,
+    );
     const h = hashes(langs);
     for (const name of Object.keys(base)) expect(h[name], name).not.toBe(base[name]);
   });
 
   it("does not change when only how programs are run changes", () => {
-    const langs = languages.map((l) => ({ ...l, run: [...l.run, "--flag"], env: { X: "1" }, limits: { processes: 99 } }));
+    const langs = languages.map((l) => ({
+      ...l,
+      run: [...l.run, "--flag"],
+      env: { X: "1" },
+      limits: { processes: 99 },
+    }));
     expect(hashes(langs)).toEqual(base);
   });
 });
@@ -148,14 +167,25 @@ describe("host mirrors", () => {
   it("reads deb822 and one-line sources, keeping only the suite's", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ruse-apt-"));
     fs.mkdirSync(path.join(dir, "sources.list.d"));
-    fs.writeFileSync(path.join(dir, "sources.list.d", "debian.sources"),
+    fs.writeFileSync(
+      path.join(dir, "sources.list.d", "debian.sources"),
       "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n" +
-      "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n" +
-      "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\n\n" +
-      "Enabled: no\nTypes: deb\nURIs: http://disabled.invalid/debian\nSuites: bookworm\nComponents: main\n");
-    fs.writeFileSync(path.join(dir, "sources.list"), "# comment\ndeb http://security.debian.org/debian-security bookworm-security main\n");
-    fs.writeFileSync(path.join(dir, "sources.list.d", "other.list"), "deb https://packages.example.invalid/apt cloud-sdk-bookworm main\n");
-    fs.writeFileSync(path.join(dir, "sources.list.d", "x.list.disabled"), "deb http://x.invalid/debian bookworm main\n");
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n" +
+        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\n\n" +
+        "Enabled: no\nTypes: deb\nURIs: http://disabled.invalid/debian\nSuites: bookworm\nComponents: main\n",
+    );
+    fs.writeFileSync(
+      path.join(dir, "sources.list"),
+      "# comment\ndeb http://security.debian.org/debian-security bookworm-security main\n",
+    );
+    fs.writeFileSync(
+      path.join(dir, "sources.list.d", "other.list"),
+      "deb https://packages.example.invalid/apt cloud-sdk-bookworm main\n",
+    );
+    fs.writeFileSync(
+      path.join(dir, "sources.list.d", "x.list.disabled"),
+      "deb http://x.invalid/debian bookworm main\n",
+    );
     expect(hostMirrors("bookworm", dir)).toEqual([
       "deb http://security.debian.org/debian-security bookworm-security main",
       "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main",
@@ -177,9 +207,19 @@ describe("manifest reader", () => {
     fs.writeFileSync(file, b);
   };
   const record = (name: string, over: Partial<ImageRecord> = {}): ImageRecord => ({
-    file: `${name}-000000000000.sqfs`, hash: `${name}hash`, parent: name === "base" ? null : "base",
-    parentHash: name === "base" ? null : "basehash", packages: [], sizeBytes: 4096, sha256: "0".repeat(64),
-    compression: "zstd", version: "1.0", languages: {}, builtAt: "2024-01-01T00:00:00Z", buildSeconds: 1, ...over,
+    file: `${name}-000000000000.sqfs`,
+    hash: `${name}hash`,
+    parent: name === "base" ? null : "base",
+    parentHash: name === "base" ? null : "basehash",
+    packages: [],
+    sizeBytes: 4096,
+    sha256: "0".repeat(64),
+    compression: "zstd",
+    version: "1.0",
+    languages: {},
+    builtAt: "2024-01-01T00:00:00Z",
+    buildSeconds: 1,
+    ...over,
   });
   const writeManifest = (images: Record<string, ImageRecord>): void => {
     const m: Manifest = { format: 1, suite: "bookworm", images };
@@ -293,32 +333,63 @@ describe("manifest reader", () => {
 
 describe("layer diff", () => {
   let n = 0;
-  const e = (p: string, id: string, type = id[0] === "d" ? "5" : id[0] === "h" ? "1" : "0", link = ""): TarEntry =>
-    ({ path: p, type, link, id, start: n, end: ++n });
+  const e = (p: string, id: string, type = id[0] === "d" ? "5" : id[0] === "h" ? "1" : "0", link = ""): TarEntry => ({
+    path: p,
+    type,
+    link,
+    id,
+    start: n,
+    end: ++n,
+  });
 
   it("keeps new and changed members, their directories and hard-link targets", () => {
     const base = new Map([
-      ["usr", "d 755 0 0"], ["usr/bin", "d 755 0 0"], ["usr/bin/ls", "f ls"], ["usr/lib", "d 755 0 0"],
-      ["etc", "d 755 0 0"], ["etc/ld.so.cache", "f old"], ["usr/bin/gone", "f x"], ["usr/share", "d 755 0 0"],
+      ["usr", "d 755 0 0"],
+      ["usr/bin", "d 755 0 0"],
+      ["usr/bin/ls", "f ls"],
+      ["usr/lib", "d 755 0 0"],
+      ["etc", "d 755 0 0"],
+      ["etc/ld.so.cache", "f old"],
+      ["usr/bin/gone", "f x"],
+      ["usr/share", "d 755 0 0"],
     ]);
     const full = [
-      e("", "d 755 0 0"), e("dev/null", "3 666 0 0 1:3", "3"),
-      e("etc", "d 755 0 0"), e("etc/ld.so.cache", "f new"),
-      e("usr", "d 755 0 0"), e("usr/bin", "d 755 0 0"), e("usr/bin/ls", "f ls"), e("usr/bin/python3", "f py"),
-      e("usr/lib", "d 755 0 0"), e("usr/lib/python3", "d 755 0 0"), e("usr/lib/python3/os.py", "f os"),
+      e("", "d 755 0 0"),
+      e("dev/null", "3 666 0 0 1:3", "3"),
+      e("etc", "d 755 0 0"),
+      e("etc/ld.so.cache", "f new"),
+      e("usr", "d 755 0 0"),
+      e("usr/bin", "d 755 0 0"),
+      e("usr/bin/ls", "f ls"),
+      e("usr/bin/python3", "f py"),
+      e("usr/lib", "d 755 0 0"),
+      e("usr/lib/python3", "d 755 0 0"),
+      e("usr/lib/python3/os.py", "f os"),
       e("usr/share", "d 700 0 0"),
       e("usr/bin/ls2", "h usr/bin/ls f ls2", "1", "usr/bin/ls"),
     ];
     const { keep, removed } = layerMembers(base, full);
     expect([...keep].sort()).toEqual([
-      "etc", "etc/ld.so.cache", "usr", "usr/bin", "usr/bin/ls", "usr/bin/ls2", "usr/bin/python3",
-      "usr/lib", "usr/lib/python3", "usr/lib/python3/os.py", "usr/share",
+      "etc",
+      "etc/ld.so.cache",
+      "usr",
+      "usr/bin",
+      "usr/bin/ls",
+      "usr/bin/ls2",
+      "usr/bin/python3",
+      "usr/lib",
+      "usr/lib/python3",
+      "usr/lib/python3/os.py",
+      "usr/share",
     ]);
     expect(removed).toEqual(["usr/bin/gone"]);
   });
 
   it("keeps nothing when nothing changed", () => {
-    const base = new Map([["etc", "d 755 0 0"], ["etc/passwd", "f p"]]);
+    const base = new Map([
+      ["etc", "d 755 0 0"],
+      ["etc/passwd", "f p"],
+    ]);
     expect(layerMembers(base, [e("etc", "d 755 0 0"), e("etc/passwd", "f p")]).keep.size).toBe(0);
   });
 });
