@@ -5,14 +5,35 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import type { Readable, Writable } from "node:stream";
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
-import { LAUNCHER, Sandbox, type SandboxLimits, type SandboxResult, type SandboxSpec } from "../../worker/sandbox/sandbox.js";
-import { layersFor } from "../../rootfs/images.js";
+import {
+  baseLayers,
+  baseShape,
+  limits,
+  openSandbox,
+  probeBinary,
+  runProbe,
+  kv,
+  lines,
+  type ProbeSpec,
+} from "../helpers/sandbox.js";
+import { LAUNCHER, Sandbox, type SandboxLimits, type SandboxResult } from "../../worker/sandbox/sandbox.js";
+import { layersFor } from "../../rootfs/manifest.js";
 import { SlotPool } from "../../worker/sandbox/slots.js";
 import { ForkServer, SERVED_FD } from "../../worker/sandbox/fork-server.js";
 import { alive, processes, type Proc } from "../helpers/processes.js";
@@ -46,7 +67,6 @@ afterAll(async () => {
 });
 
 const probe = (args: string[], spec: ProbeSpec = {}): Promise<SandboxResult> => runProbe(sb, args, spec);
-
 
 /** `fill PATH ERR BYTES` lines of the probe, by path. */
 function fills(r: SandboxResult): Map<string, { error: string; bytes: number }> {
@@ -118,8 +138,14 @@ describe("verdicts", () => {
 
 describe("arguments", () => {
   it("reach the program as given, empty ones too, the last included", async () => {
-    for (let i = 0; i < 2; i++) { // a cold sandbox, then a prepared one
-      const r = await sb.run({ layers: baseLayers(), argv: ["/bin/sh", "-c", 'printf "%s|" "$#" "$@"', "sh", "", "a b", ""], env: { PATH: "/usr/bin:/bin" }, limits });
+    for (let i = 0; i < 2; i++) {
+      // a cold sandbox, then a prepared one
+      const r = await sb.run({
+        layers: baseLayers(),
+        argv: ["/bin/sh", "-c", 'printf "%s|" "$#" "$@"', "sh", "", "a b", ""],
+        env: { PATH: "/usr/bin:/bin" },
+        limits,
+      });
       expect(r.verdict, describeRun(r)).toBe("ok");
       expect(r.stdout.toString()).toBe("3||a b||");
     }
@@ -198,8 +224,10 @@ describe("time limits", () => {
     // control: only when it gets ~2 CPUs must the sandboxed one as well.
     const host = await hostParallelism(2);
     const best = Math.min(...ratios);
-    if (host >= 1.7) expect(best, `wall/cpu ${ratios.join(", ")}; host spin 2 got ${host} CPUs`).toBeLessThanOrEqual(0.75);
-    else console.warn(`spin 2: wall/cpu ratio not checked, the host is busy (its own spin 2 got ${host.toFixed(2)} CPUs)`);
+    if (host >= 1.7)
+      expect(best, `wall/cpu ${ratios.join(", ")}; host spin 2 got ${host} CPUs`).toBeLessThanOrEqual(0.75);
+    else
+      console.warn(`spin 2: wall/cpu ratio not checked, the host is busy (its own spin 2 got ${host.toFixed(2)} CPUs)`);
   });
 
   it(`a 1-thread spin stops at the CPU limit within ${CPU_OVERSHOOT_MS} ms`, async () => {
@@ -319,9 +347,21 @@ describe("an image the slot holds built", () => {
   const mounts = (r: SandboxResult) =>
     lines(r.stdout)
       .filter((l) => !l.startsWith("dev="))
-      .map((l) => l.split(" ").slice(2).join(" ").replace(/\b\d+:\d+\b/g, "D").replace(/(id=|fd\/)\d+/g, "$1N"));
+      .map((l) =>
+        l
+          .split(" ")
+          .slice(2)
+          .join(" ")
+          .replace(/\b\d+:\d+\b/g, "D")
+          .replace(/(id=|fd\/)\d+/g, "$1N"),
+      );
   const look = (one: Sandbox) =>
-    one.run({ layers: python(), argv: ["/bin/sh", "-c", "stat -c dev=%d /; cat /proc/self/mountinfo"], env: { PATH: "/usr/bin:/bin" }, limits });
+    one.run({
+      layers: python(),
+      argv: ["/bin/sh", "-c", "stat -c dev=%d /; cat /proc/self/mountinfo"],
+      env: { PATH: "/usr/bin:/bin" },
+      limits,
+    });
 
   it("runs copy it: the same root and mounts as a run that builds its own, sharing the image's file system, nothing of the host's proc", async () => {
     const holding = await Sandbox.create({ concurrency: 1, images: [python()] });
@@ -352,7 +392,13 @@ describe("prepared sandboxes", () => {
   /** The run cgroups under the host's parents (run-PID, one per launcher). */
   function runCgroups(): Set<string> {
     const parents = sb.host.cgroups.version === 2 ? [sb.host.cgroups.parent] : sb.host.cgroups.parents;
-    return new Set(parents.flatMap((p) => readdirSync(p).filter((d) => d.startsWith("run-")).map((d) => join(p, d))));
+    return new Set(
+      parents.flatMap((p) =>
+        readdirSync(p)
+          .filter((d) => d.startsWith("run-"))
+          .map((d) => join(p, d)),
+      ),
+    );
   }
 
   it("a slot's next run of the same image gets a prepared sandbox, with nothing left of the run before", async () => {
@@ -397,12 +443,22 @@ describe("prepared sandboxes", () => {
     const bpf = join(scratch, "filter.bpf");
     writeFileSync(bpf, compileSeccompPolicy());
     const seccompFd = openSync(bpf, "r");
-    const cg = sb.host.cgroups.version === 2 ? ["--cgroup-v2", sb.host.cgroups.parent] : sb.host.cgroups.parents.flatMap((p) => ["--cgroup-v1", p]);
-    const shape = [...baseLayers().flatMap((l) => ["--layer", l]), "--uid-host", String(slot!.uidHost), "--gid-host", String(slot!.gidHost),
-      "--userns-fd", "4", ...cg, "--report-fd", "5", "--seccomp-fd", "3"];
+    const shape = baseShape(sb.host, slot!, { userns: 4, report: 5, seccomp: 3 });
     /** Starts a launcher with `args` (fd 7: the slot's network namespace, 8: its base image's), hands it `run` on fd 6 (then EOF); its exit code and report. */
     const launch = async (args: string[], run: string[]) => {
-      const child = spawn(LAUNCHER, args, { stdio: ["ignore", "ignore", "ignore", seccompFd, slot!.usernsFd, "pipe", "pipe", slot!.netnsFd, slot!.imageNsFds[0]!] });
+      const child = spawn(LAUNCHER, args, {
+        stdio: [
+          "ignore",
+          "ignore",
+          "ignore",
+          seccompFd,
+          slot!.usernsFd,
+          "pipe",
+          "pipe",
+          slot!.netnsFd,
+          slot!.imageNsFds[0]!,
+        ],
+      });
       const stdio = child.stdio as unknown as [null, null, null, null, null, Readable, Writable];
       let report = "";
       stdio[5].setEncoding("utf8").on("data", (d: string) => (report += d));
@@ -413,14 +469,38 @@ describe("prepared sandboxes", () => {
     };
     try {
       const before = runCgroups();
-      const withShape = await launch([...shape, "--prepare", "6"], ["--layer", "/", "--memory", String(64 * MiB), "--", "/bin/true"]);
+      const withShape = await launch(
+        [...shape, "--prepare", "6"],
+        ["--layer", "/", "--memory", String(64 * MiB), "--", "/bin/true"],
+      );
       expect(withShape.report).toMatch(/--layer belongs to the prepared sandbox's shape, not to a run/);
       const withRunOption = await launch([...shape, "--memory", String(64 * MiB), "--prepare", "6"], []);
       expect(withRunOption.report).toMatch(/--prepare takes no run options and no program/);
       // The slot's network namespace is shared by its runs: loopback there is refused.
-      const limitArgs = ["--memory", String(64 * MiB), "--pids", "8", "--cpu-ms", "1000", "--wall-ms", "1000", "--output-bytes", "4096",
-        "--scratch-bytes", String(MiB), "--fsize", String(MiB), "--nofile", "64", "--stack", String(MiB)];
-      const loopback = await launch([...shape, "--netns-fd", "7", "--prepare", "6"], [...limitArgs, "--net-loopback", "--", "/bin/true"]);
+      const limitArgs = [
+        "--memory",
+        String(64 * MiB),
+        "--pids",
+        "8",
+        "--cpu-ms",
+        "1000",
+        "--wall-ms",
+        "1000",
+        "--output-bytes",
+        "4096",
+        "--scratch-bytes",
+        String(MiB),
+        "--fsize",
+        String(MiB),
+        "--nofile",
+        "64",
+        "--stack",
+        String(MiB),
+      ];
+      const loopback = await launch(
+        [...shape, "--netns-fd", "7", "--prepare", "6"],
+        [...limitArgs, "--net-loopback", "--", "/bin/true"],
+      );
       expect(loopback.report).toMatch(/--net-loopback needs a network namespace of its own/);
       // The image's namespace has no way to the host's files.
       const imageShape = shape.filter((a, i) => a !== "--layer" && shape[i - 1] !== "--layer");
@@ -428,12 +508,18 @@ describe("prepared sandboxes", () => {
       expect(lower.report).toMatch(/--box-lower needs --layer, not --image-ns-fd/);
       const both = await launch([...shape, "--image-ns-fd", "8", "--prepare", "6"], []);
       expect(both.report).toMatch(/give the image: --layer DIR \(repeat\), or --image-ns-fd/);
-      const viaImage = await launch([...imageShape, "--image-ns-fd", "8", "--prepare", "6"], [...limitArgs, "--", "/bin/true"]);
+      const viaImage = await launch(
+        [...imageShape, "--image-ns-fd", "8", "--prepare", "6"],
+        [...limitArgs, "--", "/bin/true"],
+      );
       expect(viaImage.report).toMatch(/"ok":true/);
       // A namespace of the wrong kind is refused, either way round.
       const wrongNet = await launch([...imageShape, "--image-ns-fd", "8", "--netns-fd", "8", "--prepare", "6"], []);
       expect(wrongNet.report).toMatch(/enter the slot's network namespace: Invalid argument/);
-      const wrongImage = await launch([...imageShape, "--image-ns-fd", "7", "--prepare", "6"], [...limitArgs, "--", "/bin/true"]);
+      const wrongImage = await launch(
+        [...imageShape, "--image-ns-fd", "7", "--prepare", "6"],
+        [...limitArgs, "--", "/bin/true"],
+      );
       expect(wrongImage.report).toMatch(/copy the image's mount namespace: Invalid argument/);
       const none = await launch([...shape, "--prepare", "6"], []);
       expect(none).toEqual({ code: 0, report: "" });
@@ -454,17 +540,24 @@ describe("prepared sandboxes", () => {
     const server = await ForkServer.start(LAUNCHER, socket, [seccompFd, ...pool.namespaceFds()]);
     try {
       const ns = pool.served(slot!, SERVED_FD.firstSlot, baseLayers());
-      const cg = sb.host.cgroups.version === 2 ? ["--cgroup-v2", sb.host.cgroups.parent] : sb.host.cgroups.parents.flatMap((p) => ["--cgroup-v1", p]);
-      const launch = server.launch(["ruse-launch", ...baseLayers().flatMap((l) => ["--layer", l]), "--uid-host", String(slot!.uidHost),
-        "--gid-host", String(slot!.gidHost), "--userns-fd", String(ns.userns), "--netns-fd", String(ns.netns), ...cg,
-        "--report-fd", String(SERVED_FD.report), "--seccomp-fd", String(SERVED_FD.seccomp), "--prepare", String(SERVED_FD.run)]);
+      const fd = { userns: ns.userns, netns: ns.netns, report: SERVED_FD.report, seccomp: SERVED_FD.seccomp };
+      const launch = server.launch([
+        "ruse-launch",
+        ...baseShape(sb.host, slot!, fd),
+        "--prepare",
+        String(SERVED_FD.run),
+      ]);
       // Its launcher: under this server (the one serving our socket), the
       // connection's mux, then the launcher.
       let launcher: Proc | undefined;
       for (let i = 0; i < 200 && !launcher; i++, await new Promise((r) => setTimeout(r, 10))) {
         const all = [...processes().values()];
         const child = (of?: Proc) => of && all.find((p) => p.ppid === of.pid);
-        launcher = child(child(all.find((p) => p.ppid === process.pid && readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes(socket))));
+        launcher = child(
+          child(
+            all.find((p) => p.ppid === process.pid && readFileSync(`/proc/${p.pid}/cmdline`, "utf8").includes(socket)),
+          ),
+        );
       }
       expect(launcher, "the prepared launcher").toBeDefined();
       process.kill(launcher!.pid, "SIGSTOP"); // a teardown that never ends
@@ -540,7 +633,11 @@ describe("copying out collected files does not count against the program", () =>
   });
 
   it("the copy-out's CPU time is not the program's", async () => {
-    const r = await probe(["fill", "/box/big", "+", "burn", "200"], { limits: l, collect: ["big"], collectMaxBytes: 256 * MiB });
+    const r = await probe(["fill", "/box/big", "+", "burn", "200"], {
+      limits: l,
+      collect: ["big"],
+      collectMaxBytes: 256 * MiB,
+    });
     expect(r.verdict, describeRun(r)).toBe("ok");
     expect(collected(r)).toEqual([big]);
     // The probe's own CPU clock (fill and burn) at its end, vs the run's.
@@ -620,7 +717,12 @@ describe("bad configuration gives a clear error, never a hang or a run outside t
   it("a slot whose uid is outside the worker's subordinate range is refused, naming /etc/subuid", async () => {
     const t0 = Date.now();
     await expect(
-      SlotPool.create(LAUNCHER, { ...sb.host, uids: { start: 5, count: 10 }, gids: { start: 5, count: 10 } }, 1, join(scratch, "slots")),
+      SlotPool.create(
+        LAUNCHER,
+        { ...sb.host, uids: { start: 5, count: 10 }, gids: { start: 5, count: 10 } },
+        1,
+        join(scratch, "slots"),
+      ),
     ).rejects.toThrow(/\/etc\/subuid/);
     expect(Date.now() - t0).toBeLessThan(5000);
   });

@@ -8,10 +8,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compileSeccompPolicy } from "./seccomp.js";
 import { describeHost, detectHost, type Host } from "./host.js";
+import { LauncherArgs } from "./launcher-args.js";
 import { SlotPool, type Slot } from "./slots.js";
 import { decodeCollected, encodeFiles, type CollectedFile, type SandboxFile } from "./files-stream.js";
-import { launcherReport, verdictOf, type SandboxVerdict } from "./report.js";
-import { ForkServer, SERVED_FD, type Launch, type ServedRun } from "./fork-server.js";
+import { launcherReport, verdictOf } from "./report.js";
+import type { CgroupPlace } from "../../core/config.js";
+import type { SandboxVerdict } from "../../core/verdicts.js";
+import { ForkServer, SERVED_FD, type Launch } from "./fork-server.js";
 
 let servers = 0;
 
@@ -91,7 +94,11 @@ export interface SandboxResult {
 // (and with it, through PDEATHSIG, the whole run).
 const LAUNCHER_GRACE_MS = 30_000;
 
-function internalError(error: string, stdout: Buffer = Buffer.alloc(0), stderr: Buffer = Buffer.alloc(0)): SandboxResult {
+function internalError(
+  error: string,
+  stdout: Buffer = Buffer.alloc(0),
+  stderr: Buffer = Buffer.alloc(0),
+): SandboxResult {
   return {
     verdict: "internal_error",
     exitCode: null,
@@ -120,44 +127,45 @@ function checkLimits(l: SandboxLimits): string | null {
 
 /** The sandbox's shape: what a prepared sandbox is built with. */
 function shapeArgs(spec: SandboxSpec, host: Host, slot: Slot, slots: SlotPool, sharedNet: boolean): string[] {
-  const a: string[] = ["ruse-launch"];
+  const a = new LauncherArgs<"shape">();
   const ns = slots.served(slot, SERVED_FD.firstSlot, spec.layers);
   // The slot's namespace of the image, if it holds one; box-lower is bound
   // from the host's mount table, which only a run that builds its root has.
-  if (ns.image !== undefined && !spec.boxLower) a.push("--image-ns-fd", String(ns.image));
-  else for (const layer of spec.layers) a.push("--layer", layer);
-  if (spec.boxLower) a.push("--box-lower", spec.boxLower);
-  if (slot.uidHost === null || slot.gidHost === null) a.push("--weak-same-uid");
-  else a.push("--uid-host", String(slot.uidHost), "--gid-host", String(slot.gidHost));
-  a.push("--userns-fd", String(ns.userns));
+  if (ns.image !== undefined && !spec.boxLower) a.add("image-ns-fd", ns.image);
+  else for (const layer of spec.layers) a.add("layer", layer);
+  if (spec.boxLower) a.add("box-lower", spec.boxLower);
+  if (slot.uidHost === null || slot.gidHost === null) a.add("weak-same-uid");
+  else a.add("uid-host", slot.uidHost).add("gid-host", slot.gidHost);
+  a.add("userns-fd", ns.userns);
   // Loopback needs a namespace of its own; else the slot's (sandbox-native/net.c).
-  if (!spec.network && sharedNet) a.push("--netns-fd", String(ns.netns));
-  if (host.cgroups.version === 2) a.push("--cgroup-v2", host.cgroups.parent);
-  else for (const p of host.cgroups.parents) a.push("--cgroup-v1", p);
-  a.push("--report-fd", String(SERVED_FD.report), "--seccomp-fd", String(SERVED_FD.seccomp));
-  return a;
+  if (!spec.network && sharedNet) a.add("netns-fd", ns.netns);
+  if (host.cgroups.version === 2) a.add("cgroup-v2", host.cgroups.parent);
+  else for (const p of host.cgroups.parents) a.add("cgroup-v1", p);
+  a.add("report-fd", SERVED_FD.report).add("seccomp-fd", SERVED_FD.seccomp);
+  return ["ruse-launch", ...a.argv];
 }
 
-/** The run's own options (sandbox-native/args.c: is_run_option), then the program. */
+/** A prepared sandbox waits for its run's options on the served descriptor. */
+const PREPARE = new LauncherArgs<"shape">().add("prepare", SERVED_FD.run).argv;
+
+/** The run's own options, then the program. */
 function runArgs(spec: SandboxSpec): string[] {
   const l = spec.limits;
-  const a: string[] = [];
-  const n = (x: number) => String(Math.ceil(x));
-  a.push("--memory", n(l.memoryBytes), "--pids", n(l.processes), "--cpu-ms", n(l.cpuMs), "--wall-ms", n(l.wallMs));
-  a.push("--output-bytes", n(l.outputBytes), "--scratch-bytes", n(l.scratchBytes), "--fsize", n(l.fileSizeBytes));
-  a.push("--nofile", n(l.openFiles), "--stack", n(l.stackBytes));
-  if (l.cpus) a.push("--cpus", n(l.cpus * 1000));
-  for (const [k, v] of Object.entries(spec.env ?? {})) a.push("--env", `${k}=${v}`);
-  if (spec.network) a.push("--net-loopback");
+  const a = new LauncherArgs<"run">();
+  a.add("memory", l.memoryBytes).add("pids", l.processes).add("cpu-ms", l.cpuMs).add("wall-ms", l.wallMs);
+  a.add("output-bytes", l.outputBytes).add("scratch-bytes", l.scratchBytes).add("fsize", l.fileSizeBytes);
+  a.add("nofile", l.openFiles).add("stack", l.stackBytes);
+  if (l.cpus) a.add("cpus", l.cpus * 1000);
+  for (const [k, v] of Object.entries(spec.env ?? {})) a.add("env", `${k}=${v}`);
+  if (spec.network) a.add("net-loopback");
   // Both streams always: unnamed, the launcher and init would hold the mux's
   // pipes open, and the run's streams would end only when they exit.
-  a.push("--files-fd", String(SERVED_FD.files), "--collect-fd", String(SERVED_FD.collect));
+  a.add("files-fd", SERVED_FD.files).add("collect-fd", SERVED_FD.collect);
   if (spec.collect?.length) {
-    a.push("--collect-max", n(spec.collectMaxBytes ?? 16 << 20));
-    for (const c of spec.collect) a.push("--collect", c);
+    a.add("collect-max", spec.collectMaxBytes ?? 16 << 20);
+    for (const c of spec.collect) a.add("collect", c);
   }
-  a.push("--", ...spec.argv);
-  return a;
+  return [...a.argv, "--", ...spec.argv];
 }
 
 /** The program in a private file, opened read-only and unlinked at once. */
@@ -205,11 +213,23 @@ export class Sandbox {
    * directory), so that every worker of the user on this machine sees the
    * same ones.
    */
-  static async create(opts: { concurrency: number; allowWeakSameUid?: boolean; stateDir?: string; images?: string[][] }): Promise<Sandbox> {
+  static async create(opts: {
+    concurrency: number;
+    allowWeakSameUid?: boolean;
+    cgroup?: CgroupPlace;
+    stateDir?: string;
+    images?: string[][];
+  }): Promise<Sandbox> {
     if (!existsSync(LAUNCHER)) throw new Error(`the launcher ${LAUNCHER} is not built; run \`bash scripts/setup.sh\``);
-    const host = detectHost({ allowWeakSameUid: opts.allowWeakSameUid });
+    const host = detectHost({ allowWeakSameUid: opts.allowWeakSameUid, cgroup: opts.cgroup });
     const stateDir = opts.stateDir ?? join(homedir(), ".local/state/ruse");
-    const slots = await SlotPool.create(LAUNCHER, host, opts.concurrency, join(userInfo().homedir, ".local/state/ruse/slots"), opts.images);
+    const slots = await SlotPool.create(
+      LAUNCHER,
+      host,
+      opts.concurrency,
+      join(userInfo().homedir, ".local/state/ruse/slots"),
+      opts.images,
+    );
     const seccompFd = seccompFile(compileSeccompPolicy());
     // A private directory: only the worker user can reach the server's socket.
     mkdirSync(join(stateDir, "run"), { recursive: true, mode: 0o700 });
@@ -263,7 +283,11 @@ export class Sandbox {
    * so that two pairs can never each hold one slot and wait for the other.
    */
   async runPair(a: SandboxSpec, b: SandboxSpec): Promise<[SandboxResult, SandboxResult]> {
-    if (this.slots.size < 2) return [internalError("an interactive run needs two sandbox slots"), internalError("an interactive run needs two sandbox slots")];
+    if (this.slots.size < 2)
+      return [
+        internalError("an interactive run needs two sandbox slots"),
+        internalError("an interactive run needs two sandbox slots"),
+      ];
     const aToB = new PassThrough();
     const bToA = new PassThrough();
     const slots = await this.slots.acquire(2);
@@ -287,7 +311,9 @@ export class Sandbox {
     this.prepared.delete(slot.index);
     const prepared = !!ready && ready.shape === key && !ready.launch.over;
     if (!prepared) ready?.launch.abort(LAUNCHER_GRACE_MS);
-    const running = prepared ? ready.launch.start(runArgs(spec), input) : this.server.launch([...shape, ...runArgs(spec)]).start(null, input);
+    const running = prepared
+      ? ready.launch.start(runArgs(spec), input)
+      : this.server.launch([...shape, ...runArgs(spec)]).start(null, input);
     // The slot's next run most likely has the same shape: its sandbox is
     // built now, while this one runs, so that under load (the next run
     // already waiting) it is ready too. Not when the slot's shapes change
@@ -296,18 +322,19 @@ export class Sandbox {
     const previous = this.lastShape.get(slot.index);
     this.lastShape.set(slot.index, key);
     if (!this.closing && (previous === undefined || previous === key))
-      this.prepared.set(slot.index, { shape: key, launch: this.server.launch([...shape, "--prepare", String(SERVED_FD.run)]) });
+      this.prepared.set(slot.index, { shape: key, launch: this.server.launch([...shape, ...PREPARE]) });
     const served = await running;
     const { stdout, stderr } = served;
     const text = served.report.toString();
     const code = served.status === null ? "no exit status" : `wait status ${served.status}`;
-    let parsed;
+    let parsed: ReturnType<typeof launcherReport.safeParse>;
     try {
       parsed = launcherReport.safeParse(JSON.parse(text));
     } catch {
       return internalError(`the launcher gave no report (${code}): ${text.slice(0, 200)}`, stdout, stderr);
     }
-    if (!parsed.success) return internalError(`the launcher's report is malformed: ${text.slice(0, 200)}`, stdout, stderr);
+    if (!parsed.success)
+      return internalError(`the launcher's report is malformed: ${text.slice(0, 200)}`, stdout, stderr);
     const r = parsed.data;
     if (!r.ok) return internalError(r.error, stdout, stderr);
     if (r.netLeftover) this.netLeftovers.add(slot.index); // the next run's shape changes: its prepared sandbox goes
@@ -328,7 +355,13 @@ export class Sandbox {
       stderr,
       stdoutTruncated: r.stdoutTruncated,
       stderrTruncated: r.stderrTruncated,
-      usage: { cpuMs: ms(r.cpuUs), userMs: ms(r.userUs), sysMs: ms(r.sysUs), wallMs: ms(r.wallUs), memoryKb: Math.round(r.memoryPeakBytes / 1024) },
+      usage: {
+        cpuMs: ms(r.cpuUs),
+        userMs: ms(r.userUs),
+        sysMs: ms(r.sysUs),
+        wallMs: ms(r.wallUs),
+        memoryKb: Math.round(r.memoryPeakBytes / 1024),
+      },
       limit: r.limit === "setup" ? null : r.limit,
       oomKilled: r.oomKilled,
       setupMs: ms(r.setupUs),

@@ -12,6 +12,7 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 import type { Host } from "./host.js";
+import { LauncherArgs } from "./launcher-args.js";
 
 export interface Slot {
   index: number;
@@ -37,12 +38,21 @@ interface Held {
 /** An image's layers (top first) as one key, the launcher's --image form. */
 export const imageKey = (layers: readonly string[]): string => layers.join(":");
 
-async function holdNamespace(launcher: string, uid: number | null, gid: number | null, lockDir: string, images: string[]): Promise<Held | null> {
-  const ids =
-    uid === null || gid === null
-      ? ["--weak-same-uid"]
-      : ["--uid-host", String(uid), "--gid-host", String(gid), "--slot-lock", join(lockDir, `${uid}.lock`)];
-  const holder = spawn(launcher, ["--hold-userns", ...ids, ...images.flatMap((i) => ["--image", i])], { stdio: ["pipe", "pipe", "pipe"], env: {} });
+async function holdNamespace(
+  launcher: string,
+  uid: number | null,
+  gid: number | null,
+  lockDir: string,
+  images: string[],
+): Promise<Held | null> {
+  const a = new LauncherArgs<"shape">().add("hold-userns");
+  if (uid === null || gid === null) a.add("weak-same-uid");
+  else
+    a.add("uid-host", uid)
+      .add("gid-host", gid)
+      .add("slot-lock", join(lockDir, `${uid}.lock`));
+  for (const i of images) a.add("image", i);
+  const holder = spawn(launcher, a.argv, { stdio: ["pipe", "pipe", "pipe"], env: {} });
   let out = "";
   let err = "";
   holder.stdout.on("data", (d: Buffer) => (out += d));
@@ -55,7 +65,10 @@ async function holdNamespace(launcher: string, uid: number | null, gid: number |
     throw new Error(`cannot make a user namespace for uid ${uid ?? "self"}: ${err.trim() || `holder exited ${r[0]}`}`);
   }
   // The pid holding the user and network namespaces, then one per image.
-  const [held, ...builders] = out.trim().split(" ").map((p) => `/proc/${Number(p)}/ns`);
+  const [held, ...builders] = out
+    .trim()
+    .split(" ")
+    .map((p) => `/proc/${Number(p)}/ns`);
   const usernsFd = openSync(`${held}/user`, "r");
   const netnsFd = openSync(`${held}/net`, "r");
   const imageNsFds = builders.map((ns) => openSync(`${ns}/mnt`, "r"));
@@ -75,9 +88,16 @@ export class SlotPool {
   }
 
   /** Takes `count` slots that no other worker on this machine holds, each holding `images` (layers, top first) built. */
-  static async create(launcher: string, host: Host, count: number, lockDir: string, images: readonly (readonly string[])[] = []): Promise<SlotPool> {
+  static async create(
+    launcher: string,
+    host: Host,
+    count: number,
+    lockDir: string,
+    images: readonly (readonly string[])[] = [],
+  ): Promise<SlotPool> {
     const keys = [...new Set(images.map(imageKey))];
-    if (keys.some((k) => k.split(":").some((l) => !l))) throw new Error("an image's layers cannot be empty nor contain ':'");
+    if (keys.some((k) => k.split(":").some((l) => !l)))
+      throw new Error("an image's layers cannot be empty nor contain ':'");
     mkdirSync(lockDir, { recursive: true, mode: 0o700 });
     const slots: Slot[] = [];
     const holders: ChildProcess[] = [];
@@ -88,10 +108,20 @@ export class SlotPool {
         const gidHost = host.gids ? host.gids.start + i : null;
         const held = await holdNamespace(launcher, uidHost, gidHost, lockDir, keys);
         if (!held) continue;
-        slots.push({ index: slots.length, uidHost, gidHost, usernsFd: held.usernsFd, netnsFd: held.netnsFd, imageNsFds: held.imageNsFds });
+        slots.push({
+          index: slots.length,
+          uidHost,
+          gidHost,
+          usernsFd: held.usernsFd,
+          netnsFd: held.netnsFd,
+          imageNsFds: held.imageNsFds,
+        });
         holders.push(held.holder);
       }
-      if (slots.length < count) throw new Error(`${count} slots wanted, ${slots.length} free: the subordinate id range is used up by other workers`);
+      if (slots.length < count)
+        throw new Error(
+          `${count} slots wanted, ${slots.length} free: the subordinate id range is used up by other workers`,
+        );
     } catch (e) {
       new SlotPool(slots, holders, keys).close(); // the slots taken so far go back
       throw e;
@@ -109,7 +139,11 @@ export class SlotPool {
    * descriptors `first`, `first + 1`, ...; `image` is undefined for an image
    * (`layers`) the slots do not hold.
    */
-  served(slot: Slot, first: number, layers: readonly string[]): { userns: number; netns: number; image: number | undefined } {
+  served(
+    slot: Slot,
+    first: number,
+    layers: readonly string[],
+  ): { userns: number; netns: number; image: number | undefined } {
     const base = first + slot.index * (2 + this.images.length);
     const i = this.images.indexOf(imageKey(layers));
     return { userns: base, netns: base + 1, image: i < 0 ? undefined : base + 2 + i };

@@ -1,0 +1,84 @@
+// The launcher's command line as the worker declares it (launcher-args.ts)
+// against the launcher itself: its usage text, its getopt table and run
+// options (args.c), and the descriptors it serves on (launcher.h).
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { LauncherArgs, launcherOptions } from "../../worker/sandbox/launcher-args.js";
+import { SERVED_FD } from "../../worker/sandbox/fork-server.js";
+import { LAUNCHER } from "../../worker/sandbox/sandbox.js";
+
+const source = (f: string) => readFileSync(new URL(`../../sandbox-native/${f}`, import.meta.url), "utf8");
+const declared = Object.entries(launcherOptions);
+
+/** The launcher's usage text, as it prints it for an unknown option. */
+function usageText(): string {
+  const r = spawnSync(LAUNCHER, ["--no-such-option"], { encoding: "utf8", env: {} });
+  expect(r.stderr).toMatch(/unknown or incomplete option '--no-such-option'/);
+  return r.stderr.slice(r.stderr.indexOf("usage:"));
+}
+
+/** args.c's getopt table: each option's name and whether it takes a value. */
+function getoptTable(): Map<string, { takesValue: boolean; id: string }> {
+  const table = source("args.c").match(/static const struct option opts\[\] = \{([\s\S]*?)\};/)![1]!;
+  const rows = [...table.matchAll(/\{"([a-z0-9-]+)", ([01]), 0, (O_[A-Z0-9]+)\}/g)];
+  return new Map(rows.map(([, name, arg, id]) => [name!, { takesValue: arg === "1", id: id! }]));
+}
+
+/** args.c's is_run_option: the ids a prepared sandbox takes when its run comes. */
+function runOptionIds(): Set<string> {
+  const body = source("args.c").match(/static bool is_run_option\(int o\) \{([\s\S]*?)return true;/)![1]!;
+  return new Set([...body.matchAll(/case (O_[A-Z0-9]+):/g)].map((m) => m[1]!));
+}
+
+describe("the launcher's command line, declared once", () => {
+  it("declares exactly the options the launcher parses, each taking a value iff getopt says so", () => {
+    const table = getoptTable();
+    expect(table.size).toBeGreaterThan(30);
+    expect(new Set(declared.map(([name]) => name))).toEqual(new Set(table.keys()));
+    for (const [name, o] of declared)
+      expect({ name, takesValue: o.value !== "flag" }).toEqual({ name, takesValue: table.get(name)!.takesValue });
+  });
+
+  it("puts an option in the run part iff the launcher takes it from a prepared sandbox's run", () => {
+    const table = getoptTable();
+    const run = runOptionIds();
+    expect(run.size).toBeGreaterThan(10);
+    for (const [name, o] of declared)
+      expect({ name, part: o.part }).toEqual({ name, part: run.has(table.get(name)!.id) ? "run" : "shape" });
+  });
+
+  it("matches the usage text: every option there is declared, every declared one is there with its value's place", () => {
+    const usage = usageText();
+    // Each line's synopsis (up to its description, after two spaces); options
+    // named in descriptions are mentions, not entries.
+    const synopses = usage.split("\n").flatMap((l) => (l.startsWith("  --") ? [l.trim().split(/ {2,}/)[0]!] : []));
+    const entries = synopses.flatMap((l) => [...l.matchAll(/--([a-z0-9-]+)( [A-Z][A-Z0-9_.:[\]]*)?/g)]);
+    const shown = new Map(entries.map((m) => [m[1]!, m[2] !== undefined]));
+    for (const [name, o] of declared)
+      expect({ name, shown: shown.get(name) }).toEqual({ name, shown: o.value !== "flag" });
+    // --serve alone may be shown undeclared: a mode main() takes before the options are parsed.
+    expect([...shown.keys()].filter((n) => !(n in launcherOptions) && n !== "serve")).toEqual([]);
+  });
+
+  it("serves runs on the descriptors the launcher reads them from", () => {
+    const h = source("launcher.h");
+    const fd = (name: string) => Number(h.match(new RegExp(`#define SERVE_FD_${name} (\\d+)`))![1]);
+    expect({
+      report: SERVED_FD.report,
+      files: SERVED_FD.files,
+      collect: SERVED_FD.collect,
+      run: SERVED_FD.run,
+    }).toEqual({
+      report: fd("REPORT"),
+      files: fd("FILES"),
+      collect: fd("COLLECT"),
+      run: fd("RUN"),
+    });
+  });
+
+  it("builds each option with its value, whole numbers rounded up", () => {
+    const a = new LauncherArgs<"run">().add("memory", 1.5).add("env", "A=b").add("net-loopback");
+    expect(a.argv).toEqual(["--memory", "2", "--env", "A=b", "--net-loopback"]);
+  });
+});
