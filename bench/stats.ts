@@ -34,9 +34,11 @@ export async function compare(variants: Variant[], rounds: number, warmup = 5): 
 export function printTable(title: string, timings: Timing[], baseline: string): void {
   const base = timings.find((t) => t.name === baseline)!;
   console.log(`\n## ${title}`);
-  console.log(`${"variant".padEnd(34)} ${"median ms".padStart(10)} ${"p90 ms".padStart(8)} ${"x " + baseline}`);
+  console.log(`${"variant".padEnd(34)} ${"median ms".padStart(10)} ${"p90 ms".padStart(8)} ${`x ${baseline}`}`);
   for (const t of timings)
-    console.log(`${t.name.padEnd(34)} ${t.median.toFixed(2).padStart(10)} ${t.p90.toFixed(2).padStart(8)} ${(t.median / base.median).toFixed(2).padStart(6)}`);
+    console.log(
+      `${t.name.padEnd(34)} ${t.median.toFixed(2).padStart(10)} ${t.p90.toFixed(2).padStart(8)} ${(t.median / base.median).toFixed(2).padStart(6)}`,
+    );
 }
 
 export function ratio(timings: Timing[], a: string, b: string): number {

@@ -12,8 +12,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseLayers, limits, openSandbox, probeBinary, runProbe, kv, lines, type ProbeSpec } from "../helpers/sandbox.js";
-import type { Sandbox, SandboxLimits, SandboxResult, SandboxSpec } from "../../worker/sandbox/sandbox.js";
+import {
+  baseLayers,
+  limits,
+  openSandbox,
+  probeBinary,
+  runProbe,
+  kv,
+  lines,
+  type ProbeSpec,
+} from "../helpers/sandbox.js";
+import type { Sandbox, SandboxResult } from "../../worker/sandbox/sandbox.js";
 import type { CollectedFile } from "../../worker/sandbox/files-stream.js";
 import { alive, descendants, processes, subuidRange, type Proc } from "../helpers/processes.js";
 
@@ -57,7 +66,6 @@ async function hostProbe(args: string[]): Promise<string> {
   const { stdout } = await run(hostProbePath, args, { cwd: hostDir, env: {} });
   return stdout;
 }
-
 
 /** Every value of a repeated key. */
 const values = (out: string | Buffer, key: string): string[] =>
@@ -216,7 +224,9 @@ describe("processes", () => {
         const running = runProbe(one, ["sleep", "30000"], { limits: { wallMs: 60_000 } });
         let program: Proc | undefined;
         for (let i = 0; i < 200 && !program; i++, await sleep(20))
-          program = descendants(process.pid).find((p) => p.uid >= range.start && p.uid < range.end && p.comm === "probe");
+          program = descendants(process.pid).find(
+            (p) => p.uid >= range.start && p.uid < range.end && p.comm === "probe",
+          );
         expect(program, "the run's program").toBeDefined();
         const all = processes();
         const init = all.get(program!.ppid)!;
@@ -361,7 +371,13 @@ describe("privileges", () => {
     const r = await probe(["env"], { env });
     expectOk(r);
     const want = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-    expect(r.stdout.toString().split("\n").filter((l) => l !== "").sort()).toEqual(want.sort());
+    expect(
+      r.stdout
+        .toString()
+        .split("\n")
+        .filter((l) => l !== "")
+        .sort(),
+    ).toEqual(want.sort());
 
     const none = await probe(["env"], { env: {} });
     expectOk(none);
@@ -542,19 +558,21 @@ describe("collect", () => {
     expectNoLeak(r);
   });
 
-  it("a directory collected whole (\".\" or \"dir/\") yields its regular files and refuses, never follows, the rest", async () => {
+  it('a directory collected whole ("." or "dir/") yields its regular files and refuses, never follows, the rest', async () => {
     const r = await shell(plant, { collect: [".", "d/", "lnk/", "u/"], collectMaxBytes: 1 << 20 });
     expectOk(r);
     const byPath = new Map(r.collected.map((c) => [c.path, c]));
     expect(byPath.get("ok.txt")).toEqual({ path: "ok.txt", content: Buffer.from("hello\n") });
     expect(byPath.get("real/a")).toEqual({ path: "real/a", content: Buffer.from("inner\n") });
     expect(byPath.get("sub/deep/x")).toEqual({ path: "sub/deep/x", content: Buffer.from("deep\n") });
-    for (const link of ["out.txt", "d", "u", "leak", "lnk"]) expect(errorOf(byPath.get(link)), link).toMatch(/symbolic link/);
+    for (const link of ["out.txt", "d", "u", "leak", "lnk"])
+      expect(errorOf(byPath.get(link)), link).toMatch(/symbolic link/);
     expect(errorOf(byPath.get("f"))).toMatch(/not a regular file/);
     expect(errorOf(byPath.get("big"))).toMatch(/size cap/);
     // A symlinked directory, named with a trailing slash, is refused, not
     // walked (openat2 O_DIRECTORY|O_NOFOLLOW says ENOTDIR for a link).
-    for (const dir of ["d/", "lnk/", "u/"]) expect(errorOf(byPath.get(dir)), dir).toMatch(/symbolic link|not a directory/);
+    for (const dir of ["d/", "lnk/", "u/"])
+      expect(errorOf(byPath.get(dir)), dir).toMatch(/symbolic link|not a directory/);
     // Nothing was collected through a link.
     const collectedPaths = r.collected.filter((c) => "content" in c).map((c) => c.path);
     expect(collectedPaths.sort()).toEqual(["ok.txt", "real/a", "sub/deep/x"]);
@@ -618,7 +636,13 @@ describe("runs are isolated from each other", () => {
     chmodSync(lower, 0o755);
     writeFileSync(join(lower, "artifact"), "A\n", { mode: 0o644 });
     const sh = (script: string) =>
-      sb.run({ layers: baseLayers(), boxLower: lower, argv: ["/bin/sh", "-c", script], env: { PATH: "/usr/bin:/bin" }, limits });
+      sb.run({
+        layers: baseLayers(),
+        boxLower: lower,
+        argv: ["/bin/sh", "-c", script],
+        env: { PATH: "/usr/bin:/bin" },
+        limits,
+      });
     const script = "cat artifact; echo B > artifact; echo new > new; rm -f gone; ls -A /tmp /dev/shm; ls -A /box";
     // Sequential runs take the same slot; its shape changes here, so the
     // third run is the first to find its sandbox prepared (as a judge's tests).

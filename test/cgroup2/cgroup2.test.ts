@@ -15,7 +15,8 @@ import type { Sandbox, SandboxResult } from "../../worker/sandbox/sandbox.js";
 
 const CG = "/sys/fs/cgroup";
 const V2 = existsSync(join(CG, "cgroup.controllers"));
-const WHY = "SKIPPED: this host is not cgroup v2 (its /sys/fs/cgroup is v1); `npm run test:cgroup2` runs these in a cgroup v2 VM";
+const WHY =
+  "SKIPPED: this host is not cgroup v2 (its /sys/fs/cgroup is v1); `npm run test:cgroup2` runs these in a cgroup v2 VM";
 if (!V2) console.log(`test/cgroup2: ${WHY}`);
 
 const MiB = 1 << 20;
@@ -43,7 +44,10 @@ function holdsProgram(dir: string): boolean {
  * Calls `f` with the cgroup of the run `run` while its program is alive;
  * then waits for that cgroup to be removed (just after the run's report).
  */
-async function whileRunning<T>(run: Promise<SandboxResult>, f: (dir: string) => T): Promise<{ seen: T; result: SandboxResult; removed: boolean }> {
+async function whileRunning<T>(
+  run: Promise<SandboxResult>,
+  f: (dir: string) => T,
+): Promise<{ seen: T; result: SandboxResult; removed: boolean }> {
   let seen: T | undefined;
   let dir = "";
   for (let i = 0; i < 400 && seen === undefined; i++) {
@@ -94,20 +98,30 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
     const { seen, result, removed } = await whileRunning(
       probe(["sleep", "1500"], { limits: { memoryBytes: 96 * MiB, processes: 17 } }),
       (dir) => {
-        const uids = words(join(dir, "cgroup.procs")).map((p) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))![1]));
+        const uids = words(join(dir, "cgroup.procs")).map((p) =>
+          Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))![1]),
+        );
         if (!uids.some((u) => sb.slotUids().includes(u))) throw new Error("the program has not started yet");
         return {
-        memoryMax: readFileSync(join(dir, "memory.max"), "utf8").trim(),
-        swapMax: existsSync(join(dir, "memory.swap.max")) ? readFileSync(join(dir, "memory.swap.max"), "utf8").trim() : "0",
-        oomGroup: readFileSync(join(dir, "memory.oom.group"), "utf8").trim(),
-        pidsMax: readFileSync(join(dir, "pids.max"), "utf8").trim(),
-        owner: statSync(dir).uid,
-        uids,
+          memoryMax: readFileSync(join(dir, "memory.max"), "utf8").trim(),
+          swapMax: existsSync(join(dir, "memory.swap.max"))
+            ? readFileSync(join(dir, "memory.swap.max"), "utf8").trim()
+            : "0",
+          oomGroup: readFileSync(join(dir, "memory.oom.group"), "utf8").trim(),
+          pidsMax: readFileSync(join(dir, "pids.max"), "utf8").trim(),
+          owner: statSync(dir).uid,
+          uids,
         };
       },
     );
     expect(result.verdict, describeRun(result)).toBe("ok");
-    expect(seen).toMatchObject({ memoryMax: String(96 * MiB), swapMax: "0", oomGroup: "1", pidsMax: "17", owner: process.getuid!() });
+    expect(seen).toMatchObject({
+      memoryMax: String(96 * MiB),
+      swapMax: "0",
+      oomGroup: "1",
+      pidsMax: "17",
+      owner: process.getuid!(),
+    });
     // init keeps the worker's uid; the program runs as its slot's own uid.
     expect(seen.uids).toContain(process.getuid!());
     expect(seen.uids.some((u) => sb.slotUids().includes(u))).toBe(true);
@@ -176,11 +190,14 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
   });
 
   it("a fork bomb in a run is killed whole (cgroup.kill and init), leaving no process and no cgroup", async () => {
-    const { seen, result, removed } = await whileRunning(probe(["bomb"], { limits: { processes: 64, wallMs: 1500 } }), (dir) => {
-      const n = words(join(dir, "cgroup.procs")).length;
-      if (n < 8) throw new Error("not yet");
-      return n;
-    });
+    const { seen, result, removed } = await whileRunning(
+      probe(["bomb"], { limits: { processes: 64, wallMs: 1500 } }),
+      (dir) => {
+        const n = words(join(dir, "cgroup.procs")).length;
+        if (n < 8) throw new Error("not yet");
+        return n;
+      },
+    );
     expect(seen).toBeGreaterThanOrEqual(8);
     expect(result.verdict, describeRun(result)).toBe("time_limit_exceeded");
     expect(result.usage.wallMs).toBeLessThanOrEqual(1500 + 200 * SLACK);
@@ -210,12 +227,15 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
     try {
       writeFileSync(join(dir, "pids.max"), "200");
       // A shell that enters the cgroup, then forks sleepers as fast as it can.
-      const sh = spawn("/bin/sh", ["-c", `echo $$ > ${dir}/cgroup.procs && while :; do sleep 60 & done`], { stdio: "ignore" });
+      const sh = spawn("/bin/sh", ["-c", `echo $$ > ${dir}/cgroup.procs && while :; do sleep 60 & done`], {
+        stdio: "ignore",
+      });
       const procs = () => words(join(dir, "cgroup.procs")).length;
       for (let i = 0; i < 200 && procs() < 50; i++) await sleep(20);
       expect(procs()).toBeGreaterThanOrEqual(50);
       writeFileSync(join(dir, "cgroup.kill"), "1");
-      for (let i = 0; i < 500 && !readFileSync(join(dir, "cgroup.events"), "utf8").includes("populated 0"); i++) await sleep(10);
+      for (let i = 0; i < 500 && !readFileSync(join(dir, "cgroup.events"), "utf8").includes("populated 0"); i++)
+        await sleep(10);
       expect(readFileSync(join(dir, "cgroup.events"), "utf8")).toContain("populated 0");
       expect(procs()).toBe(0);
       await new Promise((r) => (sh.exitCode !== null || sh.signalCode !== null ? r(null) : sh.once("exit", r)));
@@ -225,7 +245,9 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
     }
   });
 
-  it("a worker started where the memory controller is not delegated refuses to start, naming the fix", { timeout: 240_000 }, () => {
+  it("a worker started where the memory controller is not delegated refuses to start, naming the fix", {
+    timeout: 240_000,
+  }, () => {
     // A delegated cgroup whose children get pids only: what a unit with
     // Delegate=pids gives. The worker started in its leaf must refuse (no
     // silent fallback to rlimits) and say how to delegate memory.
@@ -240,18 +262,29 @@ describe.skipIf(!V2)(V2 ? "cgroup v2, unprivileged, in a delegated subtree" : `c
         spawnSync(
           "/bin/sh",
           ["-c", `echo $$ > ${inner}/cgroup.procs && exec "$0" --import tsx "$1"`, process.execPath, main],
-          { encoding: "utf8", timeout: 60_000, env: { ...process.env, REDIS_URL: "unix:///nonexistent/redis.sock", RUSE_CONCURRENCY: "1" } },
+          {
+            encoding: "utf8",
+            timeout: 60_000,
+            env: { ...process.env, REDIS_URL: "unix:///nonexistent/redis.sock", RUSE_CONCURRENCY: "1" },
+          },
         );
       let r = start();
       // qemu's emulator now and then breaks a starting node before the worker
       // runs at all (SIGSEGV, SIGILL, or V8's "Maximum call stack size
       // exceeded" in the module loader's wasm): under emulation, a start that
       // did not get as far as the refusal is started again, up to four times.
-      const refused = (x: typeof r) => x.status === 1 && x.stderr.includes("the memory controller is not available in ");
+      const refused = (x: typeof r) =>
+        x.status === 1 && x.stderr.includes("the memory controller is not available in ");
       for (let i = 0; EMULATED && !refused(r) && i < 4; i++) r = start();
-      const seen = JSON.stringify({ status: r.status, signal: r.signal, error: r.error?.message, stdout: r.stdout, stderr: r.stderr });
+      const seen = JSON.stringify({
+        status: r.status,
+        signal: r.signal,
+        error: r.error?.message,
+        stdout: r.stdout,
+        stderr: r.stderr,
+      });
       expect(r.status, seen).toBe(1);
-      expect(r.stderr, seen).toContain("the memory controller is not available in " + inner);
+      expect(r.stderr, seen).toContain(`the memory controller is not available in ${inner}`);
       expect(r.stderr).toMatch(/Delegate=|cgroup\.subtree_control/);
       expect(r.stdout).not.toContain("worker: cgroup");
     } finally {

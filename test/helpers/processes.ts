@@ -58,7 +58,8 @@ export function subuidRange(): { start: number; end: number } {
   const me = userInfo();
   for (const line of readFileSync("/etc/subuid", "utf8").split("\n")) {
     const [who, start, count] = line.split(":");
-    if (who === me.username || who === String(me.uid)) return { start: Number(start), end: Number(start) + Number(count) };
+    if (who === me.username || who === String(me.uid))
+      return { start: Number(start), end: Number(start) + Number(count) };
   }
   throw new Error(`no /etc/subuid range for ${me.username}`);
 }

@@ -38,8 +38,22 @@ describe("decodeCollected", () => {
 
 describe("verdictOf", () => {
   const base = launcherReport.parse({
-    ok: true, exitCode: 0, signal: null, limit: null, oomKilled: false, wallUs: 1, cpuUs: 1, userUs: 0, sysUs: 0,
-    memoryPeakBytes: 1, setupUs: 1, stdoutBytes: 0, stderrBytes: 0, stdoutTruncated: false, stderrTruncated: false, netLeftover: false,
+    ok: true,
+    exitCode: 0,
+    signal: null,
+    limit: null,
+    oomKilled: false,
+    wallUs: 1,
+    cpuUs: 1,
+    userUs: 0,
+    sysUs: 0,
+    memoryPeakBytes: 1,
+    setupUs: 1,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    netLeftover: false,
   });
   if (!base.ok) throw new Error("unreachable");
   it.each([

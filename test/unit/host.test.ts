@@ -4,7 +4,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { describeHost, detectCgroups, NO_CPU_CONTROLLER, ownCgroupV2, parseSubIds, removeStaleRuns } from "../../worker/sandbox/host.js";
+import {
+  describeHost,
+  detectCgroups,
+  NO_CPU_CONTROLLER,
+  ownCgroupV2,
+  parseSubIds,
+  removeStaleRuns,
+} from "../../worker/sandbox/host.js";
 
 function tree(files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), "ruse-cg-"));
@@ -18,7 +25,8 @@ function tree(files: Record<string, string>): string {
 
 describe("parseSubIds", () => {
   const text = "alice:100000:65536\n# comment\nruse:200000:1000\n1234:300000:10\nbad:x:y\n";
-  it("finds the range by user name", () => expect(parseSubIds(text, "ruse", 999)).toEqual({ start: 200000, count: 1000 }));
+  it("finds the range by user name", () =>
+    expect(parseSubIds(text, "ruse", 999)).toEqual({ start: 200000, count: 1000 }));
   it("finds the range by uid", () => expect(parseSubIds(text, "nobody", 1234)).toEqual({ start: 300000, count: 10 }));
   it("returns null for a user without a range or a malformed line", () => {
     expect(parseSubIds(text, "bob", 1)).toBeNull();
@@ -43,9 +51,22 @@ describe("detectCgroups v2", () => {
     const root = delegated("cpu memory pids");
     const cg = detectCgroups(root, "ruse", opts());
     const parent = join(root, "system.slice/w.service");
-    expect(cg).toEqual({ version: 2, parent, leaf: join(parent, "worker"), controllers: ["memory", "pids", "cpu"], delegation: "systemd" });
-    const line = describeHost({ cgroups: cg, uids: { start: 5, count: 2 }, gids: { start: 5, count: 2 }, images: "kernel squashfs at /x" });
-    expect(line).toMatch(/^cgroup v2 \(memory, pids, cpu; delegated by systemd: runs in .*w\.service\/run-\*, the worker in .*w\.service\/worker\)/);
+    expect(cg).toEqual({
+      version: 2,
+      parent,
+      leaf: join(parent, "worker"),
+      controllers: ["memory", "pids", "cpu"],
+      delegation: "systemd",
+    });
+    const line = describeHost({
+      cgroups: cg,
+      uids: { start: 5, count: 2 },
+      gids: { start: 5, count: 2 },
+      images: "kernel squashfs at /x",
+    });
+    expect(line).toMatch(
+      /^cgroup v2 \(memory, pids, cpu; delegated by systemd: runs in .*w\.service\/run-\*, the worker in .*w\.service\/worker\)/,
+    );
     expect(line).toMatch(/per-slot uids 5-6; images: kernel squashfs at \/x$/);
   });
 
@@ -54,13 +75,17 @@ describe("detectCgroups v2", () => {
     expect(cg.controllers).toEqual(["memory", "pids"]);
     const line = describeHost({ cgroups: cg, uids: null, gids: null });
     expect(line).toContain(NO_CPU_CONTROLLER);
-    expect(NO_CPU_CONTROLLER).toMatch(/CPU time is still measured from cpu\.stat and enforced by the launcher; only cpu\.max throttling/);
+    expect(NO_CPU_CONTROLLER).toMatch(
+      /CPU time is still measured from cpu\.stat and enforced by the launcher; only cpu\.max throttling/,
+    );
     expect(line.split("\n")).toHaveLength(1);
   });
 
   it("refuses without the memory controller, naming the fix (systemd: Delegate=)", () => {
     const root = delegated("cpu pids");
-    expect(() => detectCgroups(root, "ruse", opts())).toThrow(/memory controller is not available in .*w\.service.*Delegate=yes/);
+    expect(() => detectCgroups(root, "ruse", opts())).toThrow(
+      /memory controller is not available in .*w\.service.*Delegate=yes/,
+    );
   });
 
   it("refuses without the pids controller, naming the fix (no systemd: the set-up's directory)", () => {
@@ -123,7 +148,8 @@ describe("detectCgroups v1", () => {
       mkdirSync(join(root, c, "ruse", `run-${process.pid}`));
     }
     detectCgroups(root, "ruse");
-    for (const c of ["memory", "pids", "cpuacct"]) expect(readdirSync(join(root, c, "ruse"))).toEqual([`run-${process.pid}`]);
+    for (const c of ["memory", "pids", "cpuacct"])
+      expect(readdirSync(join(root, c, "ruse"))).toEqual([`run-${process.pid}`]);
   });
   it("refuses without pids, naming the fix", () => {
     const root = tree({ "memory/ruse/": "", "cpuacct/ruse/": "" });

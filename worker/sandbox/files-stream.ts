@@ -11,9 +11,7 @@ export interface SandboxFile {
   executable?: boolean;
 }
 
-export type CollectedFile =
-  | { path: string; content: Buffer }
-  | { path: string; error: string };
+export type CollectedFile = { path: string; content: Buffer } | { path: string; error: string };
 
 export function encodeFiles(files: readonly SandboxFile[]): Buffer {
   const parts: Buffer[] = [];

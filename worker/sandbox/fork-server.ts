@@ -7,7 +7,17 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 
-const F = { request: 0, stdin: 1, files: 2, run: 3, stdout: 11, stderr: 12, report: 13, collect: 14, exit: 20 } as const;
+const F = {
+  request: 0,
+  stdin: 1,
+  files: 2,
+  run: 3,
+  stdout: 11,
+  stderr: 12,
+  report: 13,
+  collect: 14,
+  exit: 20,
+} as const;
 const CHUNK = 65536;
 
 /** The descriptors a served launcher has: fixed by serve.c, and by the order of `ForkServer.start`'s fds (the slots' namespaces from `firstSlot` on). */
@@ -55,7 +65,12 @@ function* chunks(type: number, data: Buffer): Generator<Buffer> {
  */
 export class Launch {
   private readonly sock: Socket;
-  private readonly out = { stdout: [] as Buffer[], stderr: [] as Buffer[], report: [] as Buffer[], collect: [] as Buffer[] };
+  private readonly out = {
+    stdout: [] as Buffer[],
+    stderr: [] as Buffer[],
+    report: [] as Buffer[],
+    collect: [] as Buffer[],
+  };
   private buf: Buffer = Buffer.alloc(0);
   private status: number | null = null;
   private ended = 0;
@@ -94,7 +109,8 @@ export class Launch {
     this.guard = setTimeout(() => this.sock.destroy(), input.timeoutMs); // the mux, then the run, die with it
     const { sock } = this;
     sock.cork(); // the options, files and a buffered stdin go in one writev
-    for (const f of chunks(F.run, runArgv ? nulTerminated(["ruse-launch", ...runArgv]) : Buffer.alloc(0))) sock.write(f);
+    for (const f of chunks(F.run, runArgv ? nulTerminated(["ruse-launch", ...runArgv]) : Buffer.alloc(0)))
+      sock.write(f);
     for (const f of chunks(F.files, input.files)) sock.write(f);
     if (Buffer.isBuffer(input.stdin)) for (const f of chunks(F.stdin, input.stdin)) sock.write(f);
     sock.uncork();
@@ -125,7 +141,13 @@ export class Launch {
     if (input.stdoutTo && !input.stdoutTo.writableEnded) input.stdoutTo.end();
     const cat = (b: Buffer[]) => Buffer.concat(b);
     const { out } = this;
-    this.resolve({ stdout: cat(out.stdout), stderr: cat(out.stderr), report: cat(out.report), collect: cat(out.collect), status: this.status });
+    this.resolve({
+      stdout: cat(out.stdout),
+      stderr: cat(out.stderr),
+      report: cat(out.report),
+      collect: cat(out.collect),
+      status: this.status,
+    });
     this.resolve = undefined;
   }
 
@@ -147,7 +169,8 @@ export class Launch {
       else if (type === F.collect) out.collect.push(data);
       else if (type === F.exit) {
         this.status = data.readUInt32LE(0);
-        if (input && !Buffer.isBuffer(input.stdin)) input.stdin.removeAllListeners("data").removeAllListeners("end").resume();
+        if (input && !Buffer.isBuffer(input.stdin))
+          input.stdin.removeAllListeners("data").removeAllListeners("end").resume();
         this.sock.end(); // the mux waits for this before it goes
       }
       if (!len && type >= F.stdout && type <= F.collect && ++this.ended === 4 && out.report.length) this.done();
@@ -169,7 +192,8 @@ export class ForkServer {
   /** Starts the server with `fds` on its descriptors 3, 4, ... (inherited by every run). */
   static async start(launcher: string, path: string, fds: number[]): Promise<ForkServer> {
     // The server and its muxes open some 20 more of their own (socket, pipes) below the fixed ones.
-    if (3 + fds.length + 32 > SERVED_FD.report) throw new Error(`${fds.length} descriptors to hand the fork server: more than fit below ${SERVED_FD.report}`);
+    if (3 + fds.length + 32 > SERVED_FD.report)
+      throw new Error(`${fds.length} descriptors to hand the fork server: more than fit below ${SERVED_FD.report}`);
     const proc = spawn(launcher, ["--serve", path], { stdio: ["pipe", "pipe", "inherit", ...fds], env: {} });
     const ready = once(proc.stdout!, "data");
     const exited = once(proc, "exit").then(() => {

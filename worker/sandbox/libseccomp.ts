@@ -6,9 +6,9 @@
 // that into an Error naming the call (and the syscall, when there is one), so
 // a broken policy fails loudly at worker start instead of producing a filter
 // that silently lacks a rule.
-import fs from 'node:fs';
-import os from 'node:os';
-import koffi from 'koffi';
+import fs from "node:fs";
+import os from "node:os";
+import koffi from "koffi";
 
 // Constants from <seccomp.h> (libseccomp 2.5.x).
 export const SCMP_ACT_KILL_PROCESS = 0x80000000;
@@ -52,50 +52,45 @@ type Ctx = unknown; // opaque scmp_filter_ctx
 let lib: ReturnType<typeof bind> | undefined;
 
 function bind() {
-  const so = koffi.load('libseccomp.so.2');
-  const libc = koffi.load('libc.so.6');
+  const so = koffi.load("libseccomp.so.2");
+  const libc = koffi.load("libc.so.6");
   // Anonymous types: koffi's type names are process-global.
   const ctxT = koffi.pointer(koffi.opaque());
   const cmpT = koffi.struct({
-    arg: 'uint32_t',
-    op: 'int32_t', // enum scmp_compare
-    datum_a: 'uint64_t',
-    datum_b: 'uint64_t',
+    arg: "uint32_t",
+    op: "int32_t", // enum scmp_compare
+    datum_a: "uint64_t",
+    datum_b: "uint64_t",
   });
   return {
-    init: so.func('seccomp_init', ctxT, ['uint32_t']),
-    release: so.func('seccomp_release', 'void', [ctxT]),
-    archNative: so.func('seccomp_arch_native', 'uint32_t', []),
-    archAdd: so.func('seccomp_arch_add', 'int', [ctxT, 'uint32_t']),
-    archRemove: so.func('seccomp_arch_remove', 'int', [ctxT, 'uint32_t']),
-    archExist: so.func('seccomp_arch_exist', 'int', [ctxT, 'uint32_t']),
-    attrSet: so.func('seccomp_attr_set', 'int', [ctxT, 'int', 'uint32_t']),
-    resolveNameArch: so.func('seccomp_syscall_resolve_name_arch', 'int', ['uint32_t', 'str']),
-    ruleAddArray: so.func('seccomp_rule_add_array', 'int', [
-      ctxT,
-      'uint32_t',
-      'int',
-      'uint32_t',
-      koffi.pointer(cmpT),
-    ]),
-    exportBpf: so.func('seccomp_export_bpf', 'int', [ctxT, 'int']),
-    exportPfc: so.func('seccomp_export_pfc', 'int', [ctxT, 'int']),
+    init: so.func("seccomp_init", ctxT, ["uint32_t"]),
+    release: so.func("seccomp_release", "void", [ctxT]),
+    archNative: so.func("seccomp_arch_native", "uint32_t", []),
+    archAdd: so.func("seccomp_arch_add", "int", [ctxT, "uint32_t"]),
+    archRemove: so.func("seccomp_arch_remove", "int", [ctxT, "uint32_t"]),
+    archExist: so.func("seccomp_arch_exist", "int", [ctxT, "uint32_t"]),
+    attrSet: so.func("seccomp_attr_set", "int", [ctxT, "int", "uint32_t"]),
+    resolveNameArch: so.func("seccomp_syscall_resolve_name_arch", "int", ["uint32_t", "str"]),
+    ruleAddArray: so.func("seccomp_rule_add_array", "int", [ctxT, "uint32_t", "int", "uint32_t", koffi.pointer(cmpT)]),
+    exportBpf: so.func("seccomp_export_bpf", "int", [ctxT, "int"]),
+    exportPfc: so.func("seccomp_export_pfc", "int", [ctxT, "int"]),
     // memfd_create (glibc >= 2.27): an anonymous in-memory file for the export,
     // so no temp file name exists that anyone could race or that could leak.
-    memfdCreate: libc.func('memfd_create', 'int', ['str', 'uint32_t']),
+    memfdCreate: libc.func("memfd_create", "int", ["str", "uint32_t"]),
   };
 }
 
 function L() {
-  return (lib ??= bind());
+  lib ??= bind();
+  return lib;
 }
 
 const ERRNO = os.constants.errno as Readonly<Record<string, number>>;
 
 /** Throws `libseccomp: <call>(<what>) failed: <ENAME> <n>` for a negative return code. */
-function check(rc: number, call: string, what = ''): number {
+function check(rc: number, call: string, what = ""): number {
   if (rc < 0) {
-    const name = Object.keys(ERRNO).find((k) => ERRNO[k] === -rc) ?? 'errno';
+    const name = Object.keys(ERRNO).find((k) => ERRNO[k] === -rc) ?? "errno";
     throw new Error(`libseccomp: ${call}(${what}) failed: ${name} ${-rc}`);
   }
   return rc;
@@ -132,20 +127,20 @@ export class Filter {
   }
 
   private get c(): Ctx {
-    if (!this.ctx) throw new Error('libseccomp: filter used after release()');
+    if (!this.ctx) throw new Error("libseccomp: filter used after release()");
     return this.ctx;
   }
 
   setAttr(attr: FilterAttr, value: number): void {
-    check(L().attrSet(this.c, attr, value >>> 0), 'seccomp_attr_set', FilterAttr[attr]);
+    check(L().attrSet(this.c, attr, value >>> 0), "seccomp_attr_set", FilterAttr[attr]);
   }
 
   archAdd(arch: number): void {
-    check(L().archAdd(this.c, arch >>> 0), 'seccomp_arch_add', `0x${arch.toString(16)}`);
+    check(L().archAdd(this.c, arch >>> 0), "seccomp_arch_add", `0x${arch.toString(16)}`);
   }
 
   archRemove(arch: number): void {
-    check(L().archRemove(this.c, arch >>> 0), 'seccomp_arch_remove', `0x${arch.toString(16)}`);
+    check(L().archRemove(this.c, arch >>> 0), "seccomp_arch_remove", `0x${arch.toString(16)}`);
   }
 
   /** True when `arch` is part of the filter (seccomp_arch_exist: 0 yes, -EEXIST no). */
@@ -164,17 +159,17 @@ export class Filter {
   addRule(action: number, syscall: string, cmps: readonly ArgCmp[] = [], nr = resolveSyscall(syscall)): void {
     const arr = cmps.map((c) => ({ arg: c.arg, op: c.op, datum_a: c.datumA, datum_b: c.datumB }));
     const rc = L().ruleAddArray(this.c, action >>> 0, nr, arr.length, arr.length ? arr : null);
-    check(rc, 'seccomp_rule_add_array', `${syscall}${cmps.length ? ` with ${cmps.length} arg compare(s)` : ''}`);
+    check(rc, "seccomp_rule_add_array", `${syscall}${cmps.length ? ` with ${cmps.length} arg compare(s)` : ""}`);
   }
 
   /** struct sock_filter[] bytes, exactly as seccomp_export_bpf writes them. */
   exportBpf(): Buffer {
-    return this.exportVia('seccomp_export_bpf', (fd) => L().exportBpf(this.c, fd));
+    return this.exportVia("seccomp_export_bpf", (fd) => L().exportBpf(this.c, fd));
   }
 
   /** Human-readable pseudo filter code, for tests and debugging. */
   exportPfc(): string {
-    return this.exportVia('seccomp_export_pfc', (fd) => L().exportPfc(this.c, fd)).toString('utf8');
+    return this.exportVia("seccomp_export_pfc", (fd) => L().exportPfc(this.c, fd)).toString("utf8");
   }
 
   release(): void {
@@ -184,7 +179,7 @@ export class Filter {
 
   private exportVia(call: string, write: (fd: number) => number): Buffer {
     const MFD_CLOEXEC = 1; // the fd must never leak into a spawned sandbox
-    const fd = L().memfdCreate('ruse-seccomp', MFD_CLOEXEC) as number;
+    const fd = L().memfdCreate("ruse-seccomp", MFD_CLOEXEC) as number;
     if (fd < 0) throw new Error(`libseccomp: memfd_create for ${call} failed`);
     try {
       check(write(fd), call);

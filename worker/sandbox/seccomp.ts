@@ -27,14 +27,14 @@ import {
   archNative,
   resolveSyscall,
   type ArgCmp,
-} from './libseccomp.js';
+} from "./libseccomp.js";
 
-export type Action = 'errno' | 'enosys' | 'kill';
+export type Action = "errno" | "enosys" | "kill";
 
 /** One comparison on a syscall argument (a0..a5, full 64-bit register). */
 export type ArgTest =
-  | { arg: number; op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'; value: bigint }
-  | { arg: number; op: 'masked_eq'; mask: bigint; value: bigint };
+  | { arg: number; op: "eq" | "ne" | "lt" | "le" | "gt" | "ge"; value: bigint }
+  | { arg: number; op: "masked_eq"; mask: bigint; value: bigint };
 
 export interface PolicyGroup {
   name: string;
@@ -72,14 +72,14 @@ const X86_64_FALLBACK_NR: Readonly<Record<string, number>> = {
 // --- argument-test helpers ----------------------------------------------------
 
 /** `(arg & flag) == flag`: the flag is set, whatever else is. */
-const flagSet = (arg: number, flag: bigint): ArgTest[] => [{ arg, op: 'masked_eq', mask: flag, value: flag }];
+const flagSet = (arg: number, flag: bigint): ArgTest[] => [{ arg, op: "masked_eq", mask: flag, value: flag }];
 
 /**
  * Equality on the LOW 32 BITS only. For arguments the kernel reads as 32-bit
  * (ioctl's `unsigned int cmd`), a full 64-bit compare is bypassed by setting
  * high bits the kernel then drops (CVE-2019-10063, flatpak's TIOCSTI filter).
  */
-const low32Eq = (arg: number, value: bigint): ArgTest[] => [{ arg, op: 'masked_eq', mask: 0xffffffffn, value }];
+const low32Eq = (arg: number, value: bigint): ArgTest[] => [{ arg, op: "masked_eq", mask: 0xffffffffn, value }];
 
 /** Socket families the sandbox may create: AF_UNIX 1, AF_INET 2, AF_INET6 10. */
 const ALLOWED_FAMILIES = [1n, 2n, 10n] as const;
@@ -94,9 +94,9 @@ function familyNotAllowed(arg: number): ArgTest[][] {
   const max = ALLOWED_FAMILIES[ALLOWED_FAMILIES.length - 1]!;
   const rules: ArgTest[][] = [];
   for (let f = 0n; f < max; f++) {
-    if (!(ALLOWED_FAMILIES as readonly bigint[]).includes(f)) rules.push([{ arg, op: 'eq', value: f }]);
+    if (!(ALLOWED_FAMILIES as readonly bigint[]).includes(f)) rules.push([{ arg, op: "eq", value: f }]);
   }
-  rules.push([{ arg, op: 'gt', value: max }]);
+  rules.push([{ arg, op: "gt", value: max }]);
   return rules;
 }
 
@@ -123,102 +123,102 @@ const TIOCLINUX = 0x541cn;
 
 export const defaultPolicy: SeccompPolicy = [
   {
-    name: 'namespaces',
-    why: 'new or joined namespaces reach kernel code paths built for root (CVE-2022-0185, CVE-2022-0492) and could undo the launcher isolation',
-    action: 'errno',
-    syscalls: ['unshare', 'setns'],
+    name: "namespaces",
+    why: "new or joined namespaces reach kernel code paths built for root (CVE-2022-0185, CVE-2022-0492) and could undo the launcher isolation",
+    action: "errno",
+    syscalls: ["unshare", "setns"],
   },
   {
-    name: 'clone-namespaces',
-    why: 'clone with any CLONE_NEW* flag is unshare by another name; plain fork/thread clones stay allowed',
-    action: 'errno',
-    syscalls: ['clone'],
+    name: "clone-namespaces",
+    why: "clone with any CLONE_NEW* flag is unshare by another name; plain fork/thread clones stay allowed",
+    action: "errno",
+    syscalls: ["clone"],
     args: Object.values(CLONE_NEW).map((flag) => flagSet(0, flag)),
   },
   {
-    name: 'clone3',
-    why: 'clone3 flags sit behind a pointer seccomp cannot read; ENOSYS makes glibc, Rust and others fall back to clone, which is checked above',
-    action: 'enosys',
-    syscalls: ['clone3'],
+    name: "clone3",
+    why: "clone3 flags sit behind a pointer seccomp cannot read; ENOSYS makes glibc, Rust and others fall back to clone, which is checked above",
+    action: "enosys",
+    syscalls: ["clone3"],
   },
   {
-    name: 'mounts',
-    why: 'mount table changes and chroot are escape primitives, and the new mount API exposed fs_context bugs (CVE-2022-0185)',
-    action: 'errno',
+    name: "mounts",
+    why: "mount table changes and chroot are escape primitives, and the new mount API exposed fs_context bugs (CVE-2022-0185)",
+    action: "errno",
     syscalls: [
-      'mount',
-      'umount2',
-      'pivot_root',
-      'chroot',
-      'fsopen',
-      'fsconfig',
-      'fsmount',
-      'fspick',
-      'move_mount',
-      'open_tree',
-      'open_tree_attr',
-      'mount_setattr',
+      "mount",
+      "umount2",
+      "pivot_root",
+      "chroot",
+      "fsopen",
+      "fsconfig",
+      "fsmount",
+      "fspick",
+      "move_mount",
+      "open_tree",
+      "open_tree_attr",
+      "mount_setattr",
     ],
   },
   {
-    name: 'keyrings',
-    why: 'kernel keyrings are not namespaced: a side channel between boxes and to the host user (isolate 2.4, Docker)',
-    action: 'errno',
-    syscalls: ['keyctl', 'add_key', 'request_key'],
+    name: "keyrings",
+    why: "kernel keyrings are not namespaced: a side channel between boxes and to the host user (isolate 2.4, Docker)",
+    action: "errno",
+    syscalls: ["keyctl", "add_key", "request_key"],
   },
   {
-    name: 'kernel-attack-surface',
-    why: 'bpf, perf events, userfaultfd and io_uring are large, bug-rich kernel surfaces no judged program needs (EPERM matches a disabled sysctl, so runtimes fall back)',
-    action: 'errno',
-    syscalls: ['bpf', 'perf_event_open', 'userfaultfd', 'io_uring_setup', 'io_uring_enter', 'io_uring_register'],
+    name: "kernel-attack-surface",
+    why: "bpf, perf events, userfaultfd and io_uring are large, bug-rich kernel surfaces no judged program needs (EPERM matches a disabled sysctl, so runtimes fall back)",
+    action: "errno",
+    syscalls: ["bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register"],
   },
   {
-    name: 'process-introspection',
-    why: 'ptrace, cross-process memory access and kcmp let a program tamper with or probe other processes (old seccomp bypass via ptrace before 4.8)',
-    action: 'errno',
-    syscalls: ['ptrace', 'process_vm_readv', 'process_vm_writev', 'kcmp'],
+    name: "process-introspection",
+    why: "ptrace, cross-process memory access and kcmp let a program tamper with or probe other processes (old seccomp bypass via ptrace before 4.8)",
+    action: "errno",
+    syscalls: ["ptrace", "process_vm_readv", "process_vm_writev", "kcmp"],
   },
   {
-    name: 'kernel-code',
-    why: 'loading kernel modules or a new kernel is never legitimate from a sandbox',
-    action: 'errno',
-    syscalls: ['kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module'],
+    name: "kernel-code",
+    why: "loading kernel modules or a new kernel is never legitimate from a sandbox",
+    action: "errno",
+    syscalls: ["kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module"],
   },
   {
-    name: 'file-handles',
+    name: "file-handles",
     why: 'open_by_handle_at was the Docker "shocker" breakout; name_to_handle_at only produces handles for it and leaks inode identities',
-    action: 'errno',
-    syscalls: ['open_by_handle_at', 'name_to_handle_at'],
+    action: "errno",
+    syscalls: ["open_by_handle_at", "name_to_handle_at"],
   },
   {
-    name: 'host-admin',
-    why: 'host-wide administration (reboot, swap, accounting, quotas, console, kernel log, raw I/O ports) is not namespaced',
-    action: 'errno',
+    name: "host-admin",
+    why: "host-wide administration (reboot, swap, accounting, quotas, console, kernel log, raw I/O ports) is not namespaced",
+    action: "errno",
     syscalls: [
-      'reboot',
-      'swapon',
-      'swapoff',
-      'acct',
-      'quotactl',
-      'quotactl_fd',
-      'vhangup',
-      'syslog',
-      'lookup_dcookie',
-      'iopl',
-      'ioperm',
+      "reboot",
+      "swapon",
+      "swapoff",
+      "acct",
+      "quotactl",
+      "quotactl_fd",
+      "vhangup",
+      "syslog",
+      "lookup_dcookie",
+      "iopl",
+      "ioperm",
     ],
   },
   {
-    name: 'clock',
-    why: 'clocks are not namespaced; adjtimex/clock_adjtime are denied even for a modes=0 read since their struct is behind a pointer seccomp cannot read',
-    action: 'errno',
-    syscalls: ['settimeofday', 'clock_settime', 'clock_adjtime', 'adjtimex'],
+    name: "clock",
+    why: "clocks are not namespaced; adjtimex/clock_adjtime are denied even for a modes=0 read since their struct is behind a pointer seccomp cannot read",
+    action: "errno",
+    syscalls: ["settimeofday", "clock_settime", "clock_adjtime", "adjtimex"],
   },
   {
-    name: 'personality',
-    why: 'ADDR_NO_RANDOMIZE and READ_IMPLIES_EXEC weaken ASLR/NX for the process and everything it execs',
-    action: 'errno',
-    syscalls: ['personality'],
+    name: "personality",
+    why: "ADDR_NO_RANDOMIZE and READ_IMPLIES_EXEC weaken ASLR/NX for the process and everything it execs",
+    action: "errno",
+    syscalls: ["personality"],
     // The query personality(0xffffffff) has every bit set, so it is denied
     // too. Exempting it needs "flag set AND arg != 0xffffffff", two compares
     // on one argument, which libseccomp 2.5 rejects (EINVAL); doing it with
@@ -229,24 +229,24 @@ export const defaultPolicy: SeccompPolicy = [
     args: [flagSet(0, ADDR_NO_RANDOMIZE), flagSet(0, READ_IMPLIES_EXEC)],
   },
   {
-    name: 'tty-injection',
-    why: 'TIOCSTI/TIOCLINUX push input into a terminal the sandbox shares (CVE-2017-5226, CVE-2023-28100); low-32-bit compare per CVE-2019-10063',
-    action: 'errno',
-    syscalls: ['ioctl'],
+    name: "tty-injection",
+    why: "TIOCSTI/TIOCLINUX push input into a terminal the sandbox shares (CVE-2017-5226, CVE-2023-28100); low-32-bit compare per CVE-2019-10063",
+    action: "errno",
+    syscalls: ["ioctl"],
     args: [low32Eq(1, TIOCSTI), low32Eq(1, TIOCLINUX)],
   },
   {
-    name: 'socket-families',
-    why: 'only AF_UNIX/AF_INET/AF_INET6: netlink, packet, AF_ALG (CVE-2026-31431), vsock and the rest are exotic kernel surface or side channels',
-    action: 'errno',
-    syscalls: ['socket', 'socketpair'],
+    name: "socket-families",
+    why: "only AF_UNIX/AF_INET/AF_INET6: netlink, packet, AF_ALG (CVE-2026-31431), vsock and the rest are exotic kernel surface or side channels",
+    action: "errno",
+    syscalls: ["socket", "socketpair"],
     args: familyNotAllowed(0),
   },
 ];
 
 // --- compiler -------------------------------------------------------------------
 
-const OPS: Record<ArgTest['op'], CmpOp> = {
+const OPS: Record<ArgTest["op"], CmpOp> = {
   eq: CmpOp.EQ,
   ne: CmpOp.NE,
   lt: CmpOp.LT,
@@ -257,9 +257,10 @@ const OPS: Record<ArgTest['op'], CmpOp> = {
 };
 
 function toCmp(t: ArgTest): ArgCmp {
-  if (!Number.isInteger(t.arg) || t.arg < 0 || t.arg > 5) throw new Error(`seccomp: argument index ${t.arg} out of range 0..5`);
+  if (!Number.isInteger(t.arg) || t.arg < 0 || t.arg > 5)
+    throw new Error(`seccomp: argument index ${t.arg} out of range 0..5`);
   // libseccomp's MASKED_EQ is (arg & datum_a) == datum_b.
-  return t.op === 'masked_eq'
+  return t.op === "masked_eq"
     ? { arg: t.arg, op: CmpOp.MASKED_EQ, datumA: t.mask, datumB: t.value }
     : { arg: t.arg, op: OPS[t.op], datumA: t.value, datumB: 0n };
 }
