@@ -1,11 +1,12 @@
 // The launcher's command line as the worker declares it (launcher-args.ts)
 // against the launcher itself: its usage text, its getopt table and run
-// options (args.c), and the descriptors it serves on (launcher.h).
+// options (args.c), the descriptors it serves on (launcher.h) and the fork
+// server's frame types (serve.c).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { LauncherArgs, launcherOptions } from "../../worker/sandbox/launcher-args.js";
-import { SERVED_FD } from "../../worker/sandbox/fork-server.js";
+import { FRAME, SERVED_FD } from "../../worker/sandbox/fork-server.js";
 import { LAUNCHER } from "../../worker/sandbox/sandbox.js";
 
 const source = (f: string) => readFileSync(new URL(`../../sandbox-native/${f}`, import.meta.url), "utf8");
@@ -75,6 +76,15 @@ describe("the launcher's command line, declared once", () => {
       collect: fd("COLLECT"),
       run: fd("RUN"),
     });
+  });
+
+  it("frames runs as serve.c numbers its frame types", () => {
+    const frames = source("serve.c").match(/enum \{([^}]*F_REQUEST[^}]*)\}/)![1]!;
+    const c = Object.fromEntries(
+      [...frames.matchAll(/F_([A-Z]+) = (\d+)/g)].map(([, k, v]) => [k!.toLowerCase(), Number(v)]),
+    );
+    expect(Object.keys(c).length).toBeGreaterThan(5);
+    expect({ ...FRAME }).toEqual(c);
   });
 
   it("builds each option with its value, whole numbers rounded up", () => {

@@ -7,7 +7,8 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
 
-const F = {
+/** Frame types, as serve.c numbers them (F_*). */
+export const FRAME = {
   request: 0,
   stdin: 1,
   files: 2,
@@ -89,7 +90,7 @@ export class Launch {
       this.done();
     });
     this.sock.on("data", (d: Buffer) => this.onData(d));
-    this.sock.write(frame(F.request, nulTerminated(argv)));
+    this.sock.write(frame(FRAME.request, nulTerminated(argv)));
   }
 
   /** The launcher is gone or going: a prepared one that failed is of no use. */
@@ -109,16 +110,16 @@ export class Launch {
     this.guard = setTimeout(() => this.sock.destroy(), input.timeoutMs); // the mux, then the run, die with it
     const { sock } = this;
     sock.cork(); // the options, files and a buffered stdin go in one writev
-    for (const f of chunks(F.run, runArgv ? nulTerminated(["ruse-launch", ...runArgv]) : Buffer.alloc(0)))
+    for (const f of chunks(FRAME.run, runArgv ? nulTerminated(["ruse-launch", ...runArgv]) : Buffer.alloc(0)))
       sock.write(f);
-    for (const f of chunks(F.files, input.files)) sock.write(f);
-    if (Buffer.isBuffer(input.stdin)) for (const f of chunks(F.stdin, input.stdin)) sock.write(f);
+    for (const f of chunks(FRAME.files, input.files)) sock.write(f);
+    if (Buffer.isBuffer(input.stdin)) for (const f of chunks(FRAME.stdin, input.stdin)) sock.write(f);
     sock.uncork();
     if (!Buffer.isBuffer(input.stdin)) {
       input.stdin.on("data", (d: Buffer) => {
-        for (let o = 0; o < d.length; o += CHUNK) sock.write(frame(F.stdin, d.subarray(o, o + CHUNK)));
+        for (let o = 0; o < d.length; o += CHUNK) sock.write(frame(FRAME.stdin, d.subarray(o, o + CHUNK)));
       });
-      input.stdin.on("end", () => sock.write(frame(F.stdin)));
+      input.stdin.on("end", () => sock.write(frame(FRAME.stdin)));
     }
     if (this.closed) this.done();
     return result;
@@ -131,7 +132,7 @@ export class Launch {
    */
   abort(graceMs: number): void {
     if (this.closed) return;
-    this.sock.write(frame(F.run));
+    this.sock.write(frame(FRAME.run));
     this.guard ??= setTimeout(() => this.sock.destroy(), graceMs);
   }
 
@@ -161,19 +162,19 @@ export class Launch {
       const data = this.buf.subarray(5, 5 + len);
       this.buf = this.buf.subarray(5 + len);
       const stdoutTo = input?.stdoutTo;
-      if (type === F.stdout) {
+      if (type === FRAME.stdout) {
         if (data.length) out.stdout.push(data);
         if (stdoutTo && !stdoutTo.writableEnded) data.length ? stdoutTo.write(data) : stdoutTo.end();
-      } else if (type === F.stderr) out.stderr.push(data);
-      else if (type === F.report) out.report.push(data);
-      else if (type === F.collect) out.collect.push(data);
-      else if (type === F.exit) {
+      } else if (type === FRAME.stderr) out.stderr.push(data);
+      else if (type === FRAME.report) out.report.push(data);
+      else if (type === FRAME.collect) out.collect.push(data);
+      else if (type === FRAME.exit) {
         this.status = data.readUInt32LE(0);
         if (input && !Buffer.isBuffer(input.stdin))
           input.stdin.removeAllListeners("data").removeAllListeners("end").resume();
         this.sock.end(); // the mux waits for this before it goes
       }
-      if (!len && type >= F.stdout && type <= F.collect && ++this.ended === 4 && out.report.length) this.done();
+      if (!len && type >= FRAME.stdout && type <= FRAME.collect && ++this.ended === 4 && out.report.length) this.done();
     }
   }
 }
