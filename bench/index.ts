@@ -6,10 +6,12 @@ import { benchSandbox } from "./sandbox.js";
 import { benchImages } from "./images.js";
 import { benchEndToEnd } from "./e2e.js";
 import { benchJudge } from "./judge.js";
+import { benchProblems } from "./problems.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 200);
 await benchSandbox(rounds);
 await benchImages(Math.ceil(rounds / 2));
 await benchEndToEnd(Number(process.env.BENCH_E2E_RUNS ?? 1500));
 await benchJudge();
+await benchProblems();
 process.exit(0);
