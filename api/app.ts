@@ -11,10 +11,13 @@ import { languages } from "../rootfs/languages.js";
 import { languageVersions } from "../rootfs/manifest.js";
 import type { Config } from "../core/config.js";
 import { toJob } from "../core/job.js";
+import { getProblem } from "../core/problems.js";
 import { errorSchema, runRequestSchema, runResultSchema, type RunResult } from "../core/schemas.js";
 import { renderMetrics, storedResult } from "../core/store.js";
 import { docsPage } from "./docs.js";
 import { cappedBody } from "./body.js";
+import { problemRoutes } from "./problems.js";
+import { fail, jsonContent } from "./reply.js";
 import type { Completions } from "./completions.js";
 
 export interface Deps {
@@ -24,7 +27,6 @@ export interface Deps {
   redis: Redis;
 }
 
-type Issue = { path: string; message: string };
 /**
  * A completed run: the result the worker stored (worker/service.ts writes a
  * RunResult's JSON), sent as is. Parsing it to send it through c.json would
@@ -33,8 +35,6 @@ type Issue = { path: string; message: string };
 const completed = (c: Context, json: string) =>
   c.body(json, 200, { "Content-Type": "application/json" }) as Response as Response &
     TypedResponse<RunResult, 200, "json">;
-const fail = <S extends 400 | 401 | 404 | 413 | 429 | 503>(c: Context, status: S, error: string, issues?: Issue[]) =>
-  c.json(issues ? { error, issues } : { error }, status);
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
 
@@ -101,6 +101,12 @@ export function createApp(deps: Deps): OpenAPIHono {
     "/v1/runs",
     cappedBody(cfg.bodyMaxBytes, (c) => fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes`)),
   );
+  app.use(
+    "/v1/problems/*",
+    cappedBody(cfg.problemBodyMaxBytes, (c) =>
+      fail(c, 413, `the body is larger than ${cfg.problemBodyMaxBytes} bytes (RUSE_PROBLEM_BODY_MAX_BYTES)`),
+    ),
+  );
 
   // Back-pressure reads the queue's length at most every 100 ms (a Redis
   // round trip per POST is latency on a busy machine), counting our own adds.
@@ -117,10 +123,6 @@ export function createApp(deps: Deps): OpenAPIHono {
       .openapi({ param: { name: "id", in: "path" } }),
   });
   const runRequest = runRequestSchema(cfg);
-  const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
-    content: { "application/json": { schema } },
-    description,
-  });
 
   const postRun = createRoute({
     method: "post",
@@ -131,16 +133,20 @@ export function createApp(deps: Deps): OpenAPIHono {
       query: z.object({ wait: z.enum(["true", "false"]).optional() }),
     },
     responses: {
-      200: json(runResultSchema, "the completed run (wait=true)"),
-      202: json(z.object({ id: z.string(), status: z.literal("queued") }), "queued"),
-      400: json(errorSchema, "invalid request: issues name the fields"),
-      401: json(errorSchema, "missing or unknown API key"),
-      413: json(errorSchema, "body too large"),
-      429: json(errorSchema, "rate limit or full queue; see Retry-After"),
+      200: jsonContent(runResultSchema, "the completed run (wait=true)"),
+      202: jsonContent(z.object({ id: z.string(), status: z.literal("queued") }), "queued"),
+      400: jsonContent(errorSchema, "invalid request: issues name the fields"),
+      401: jsonContent(errorSchema, "missing or unknown API key"),
+      413: jsonContent(errorSchema, "body too large"),
+      429: jsonContent(errorSchema, "rate limit or full queue; see Retry-After"),
     },
   });
   app.openapi(postRun, async (c) => {
     const body = c.req.valid("json");
+    // The problem's version is fixed here: a PUT after this does not change what the run is judged against.
+    const problem = body.problem ? await getProblem(redis, body.problem) : undefined;
+    if (problem === null)
+      return fail(c, 400, "invalid request", [{ path: "problem", message: `no problem "${body.problem}"` }]);
     if (await queueFull()) {
       c.header("Retry-After", "5");
       return fail(c, 429, `the queue is full (${cfg.maxQueue} runs waiting); try again later`);
@@ -151,7 +157,7 @@ export function createApp(deps: Deps): OpenAPIHono {
     try {
       await queue.add(
         "run",
-        { ...toJob(body, cfg), notify: waiter !== null },
+        { ...toJob(body, cfg, problem), notify: waiter !== null },
         {
           jobId: id,
           removeOnComplete: true,
@@ -175,7 +181,7 @@ export function createApp(deps: Deps): OpenAPIHono {
     path: "/v1/runs/{id}",
     summary: "A run's status and, once completed, its result (kept for RUSE_RESULT_TTL seconds)",
     request: { params: idParam },
-    responses: { 200: json(runResultSchema, "the run"), 404: json(errorSchema, "unknown or expired") },
+    responses: { 200: jsonContent(runResultSchema, "the run"), 404: jsonContent(errorSchema, "unknown or expired") },
   });
   app.openapi(getRun, async (c) => {
     const { id } = c.req.valid("param");
@@ -196,19 +202,21 @@ export function createApp(deps: Deps): OpenAPIHono {
       };
       return c.json(r, 200);
     }
-    const status = state === "active" ? "running" : "queued";
+    const status: RunResult["status"] = state === "active" ? "running" : "queued";
     return c.json(
       { ...base, status, startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null },
       200,
     );
   });
 
+  problemRoutes(app, cfg, redis);
+
   const langs = createRoute({
     method: "get",
     path: "/v1/languages",
     summary: "The languages this server runs",
     responses: {
-      200: json(
+      200: jsonContent(
         z.array(
           z.object({
             id: z.string(),

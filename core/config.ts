@@ -34,6 +34,12 @@ export interface Config {
   resultTtlSeconds: number;
   waitMaxMs: number;
   bodyMaxBytes: number;
+  /** PUT /v1/problems: the largest body (a problem's tests, JSON) */
+  problemBodyMaxBytes: number;
+  /** test data the problem store holds at most, each distinct input or answer once */
+  problemStoreMaxBytes: number;
+  /** a worker's local cache of test data */
+  testCacheMaxBytes: number;
   maxFiles: number;
   maxTests: number;
   allowNetwork: boolean;
@@ -77,6 +83,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     resultTtlSeconds: int(env.RUSE_RESULT_TTL, 3600, "RUSE_RESULT_TTL"),
     waitMaxMs: int(env.RUSE_WAIT_MAX_MS, 60000, "RUSE_WAIT_MAX_MS"),
     bodyMaxBytes: int(env.RUSE_BODY_MAX_BYTES, 4 << 20, "RUSE_BODY_MAX_BYTES"),
+    problemBodyMaxBytes: int(env.RUSE_PROBLEM_BODY_MAX_BYTES, 64 << 20, "RUSE_PROBLEM_BODY_MAX_BYTES"),
+    problemStoreMaxBytes: int(env.RUSE_PROBLEM_STORE_MAX_BYTES, 1 << 30, "RUSE_PROBLEM_STORE_MAX_BYTES"),
+    testCacheMaxBytes: int(env.RUSE_TEST_CACHE_MAX_BYTES, 1 << 30, "RUSE_TEST_CACHE_MAX_BYTES"),
     maxFiles: int(env.RUSE_MAX_FILES, 100, "RUSE_MAX_FILES"),
     maxTests: int(env.RUSE_MAX_TESTS, 200, "RUSE_MAX_TESTS"),
     allowNetwork: env.RUSE_ALLOW_NETWORK === "1",

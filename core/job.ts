@@ -4,6 +4,7 @@
 import { getLanguage } from "../rootfs/languages.js";
 import type { Config } from "./config.js";
 import { resolveLimits } from "./limits.js";
+import type { Problem } from "./problems.js";
 import type { RunJob, RunRequest } from "./schemas.js";
 
 type Sources = {
@@ -25,19 +26,41 @@ function jobFiles(r: Sources): RunJob["files"] {
   return [];
 }
 
-export function toJob(r: RunRequest, cfg: Config): RunJob {
+/** The job of a run request; with `problem`, the stored problem it names (its tests by hash, its judging and limits). */
+/** A checker's or an interactor's program as the job carries it. */
+export const jobProgram = (p: Sources): { language: string; files: RunJob["files"] } => ({
+  language: p.language,
+  files: jobFiles(p),
+});
+
+export function toJob(r: RunRequest, cfg: Config, problem?: Problem): RunJob {
+  const judging = problem
+    ? {
+        problem: {
+          id: problem.id,
+          version: problem.version,
+          tests: problem.tests.map((t) => ({ input: t.input, ...(t.answer ? { answer: t.answer } : {}) })),
+        },
+        compare: problem.compare,
+        checker: problem.checker,
+        interactor: problem.interactor,
+      }
+    : {
+        tests: r.tests,
+        compare: r.compare ?? "lines",
+        checker: r.checker ? jobProgram(r.checker) : undefined,
+        interactor: r.interactor ? jobProgram(r.interactor) : undefined,
+      };
   return {
     language: r.language,
     files: jobFiles(r),
     archive: r.archive ? { format: r.archive.format, contentBase64: r.archive.content } : undefined,
     stdin: r.stdin,
     args: r.args,
-    limits: resolveLimits(cfg.limits.run, r.limits),
-    compileLimits: resolveLimits(cfg.limits.compile, r.compileLimits),
-    tests: r.tests,
-    compare: r.compare,
-    checker: r.checker ? { language: r.checker.language, files: jobFiles(r.checker) } : undefined,
-    interactor: r.interactor ? { language: r.interactor.language, files: jobFiles(r.interactor) } : undefined,
+    // The request's own limits over the problem's defaults, both within the server's maximums.
+    limits: resolveLimits(cfg.limits.run, { ...problem?.limits, ...r.limits }),
+    compileLimits: resolveLimits(cfg.limits.compile, { ...problem?.compileLimits, ...r.compileLimits }),
+    ...judging,
     stopOnFirstFailure: r.stopOnFirstFailure,
     command: r.command,
     collect: r.collect,

@@ -50,5 +50,6 @@ export function limitPolicies(json: string | undefined): LimitPolicies {
 
 /** A request's limits: each one given, else the policy's default (the schema has checked the maximums). */
 export function resolveLimits(p: LimitPolicy, given: Partial<Limits> | undefined): Limits {
-  return Object.fromEntries(limitFields.map((f) => [f, given?.[f] ?? p.default[f]])) as Limits;
+  // At most the maximum: a stored problem's limits were checked against the maximums of their day.
+  return Object.fromEntries(limitFields.map((f) => [f, Math.min(given?.[f] ?? p.default[f], p.max[f])])) as Limits;
 }

@@ -37,7 +37,15 @@ function limitsSchema(p: LimitPolicy) {
   return z.object(shape).strict() as unknown as z.ZodType<Partial<Limits>>;
 }
 
-export const testCaseSchema = z.object({ stdin: z.string().default(""), expectedOutput: z.string() }).strict();
+/** expectedOutput may be left out where a checker or an interactor judges (a checker then gets an empty answer). */
+export const testCaseSchema = z
+  .object({ stdin: z.string().default(""), expectedOutput: z.string().optional() })
+  .strict();
+
+/** A problem's name in /v1/problems/{id}. */
+export const problemIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "1 to 64 letters, digits, '-' or '_'" });
 
 /** How a test's output is compared with expectedOutput (worker/judge.ts). */
 export const compareSchema = z
@@ -103,6 +111,49 @@ function judgeProgram(cfg: Config) {
     .optional();
 }
 
+/** Tests, compare mode and a checker or an interactor, as a run or a problem gives them. */
+type Judging = {
+  tests?: { expectedOutput?: string }[];
+  checker?: unknown;
+  interactor?: unknown;
+};
+
+/** What a set of tests needs: answers unless a program judges, one judging program at most. */
+function judgingRules(r: Judging, ctx: z.RefinementCtx): void {
+  if (r.checker && !r.tests) ctx.addIssue({ code: "custom", path: ["checker"], message: "a checker needs tests" });
+  if (r.interactor && !r.tests)
+    ctx.addIssue({ code: "custom", path: ["interactor"], message: "an interactor needs tests" });
+  if (r.interactor && r.checker)
+    ctx.addIssue({ code: "custom", path: ["checker"], message: "give a checker or an interactor, not both" });
+  if (!r.checker && !r.interactor)
+    for (const [i, t] of (r.tests ?? []).entries())
+      if (t.expectedOutput === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["tests", i, "expectedOutput"],
+          message: "needed: without a checker or an interactor the output is compared with it",
+        });
+}
+
+/** PUT /v1/problems/{id}: a problem's tests, how they are judged, its default limits. */
+export function problemRequestSchema(cfg: Config) {
+  return z
+    .object({
+      tests: z.array(testCaseSchema).min(1).max(cfg.maxTests),
+      compare: compareSchema.default("lines"),
+      checker: judgeProgram(cfg),
+      interactor: judgeProgram(cfg),
+      limits: limitsSchema(cfg.limits.run)
+        .optional()
+        .openapi({ description: "a run's defaults; a run may set its own" }),
+      compileLimits: limitsSchema(cfg.limits.compile).optional(),
+    })
+    .strict()
+    .superRefine(judgingRules)
+    .openapi("ProblemRequest");
+}
+export type ProblemRequest = z.infer<ReturnType<typeof problemRequestSchema>>;
+
 /** POST /v1/runs, with the server's maximums built in. */
 export function runRequestSchema(cfg: Config) {
   return z
@@ -128,7 +179,10 @@ export function runRequestSchema(cfg: Config) {
       limits: limitsSchema(cfg.limits.run).optional(),
       compileLimits: limitsSchema(cfg.limits.compile).optional(),
       tests: z.array(testCaseSchema).min(1).max(cfg.maxTests).optional(),
-      compare: compareSchema.default("lines"),
+      problem: problemIdSchema
+        .optional()
+        .openapi({ description: "a stored problem (PUT /v1/problems/{id}): its tests, judging and limits" }),
+      compare: compareSchema.optional().openapi({ description: "default lines" }),
       checker: judgeProgram(cfg).openapi({
         description:
           "testlib convention: argv input output answer; exit 0 accepted, 1 wrong answer, 2 presentation error. With files, the language's default source name (main.cpp, ...) is the one compiled",
@@ -155,12 +209,12 @@ export function runRequestSchema(cfg: Config) {
     .strict()
     .superRefine((r, ctx) => {
       oneOfSourceOrFiles(r, ctx);
-      if (r.checker && !r.tests) ctx.addIssue({ code: "custom", path: ["checker"], message: "a checker needs tests" });
-      if (r.interactor && !r.tests)
-        ctx.addIssue({ code: "custom", path: ["interactor"], message: "an interactor needs tests" });
-      if (r.interactor && r.checker)
-        ctx.addIssue({ code: "custom", path: ["checker"], message: "give a checker or an interactor, not both" });
-      if (r.collect && r.tests)
+      judgingRules(r, ctx);
+      if (r.problem)
+        for (const f of ["tests", "compare", "checker", "interactor", "stdin"] as const)
+          if (r[f] !== undefined && !(f === "stdin" && r.stdin === ""))
+            ctx.addIssue({ code: "custom", path: [f], message: `the problem gives its own ${f}; leave it out` });
+      if (r.collect && (r.tests || r.problem))
         ctx.addIssue({ code: "custom", path: ["collect"], message: "collect is for a single run, not tests" });
     })
     .openapi("RunRequest");
@@ -183,6 +237,14 @@ export const runJobSchema = z.object({
   limits: limitsResolved,
   compileLimits: limitsResolved,
   tests: z.array(testCaseSchema).optional(),
+  /** a stored problem's tests by hash (core/problems.ts), in place of tests */
+  problem: z
+    .object({
+      id: z.string(),
+      version: z.number().int(),
+      tests: z.array(z.object({ input: z.string(), answer: z.string().optional() })),
+    })
+    .optional(),
   compare: compareSchema,
   checker: z.object({ language: z.enum(languageIds), files: jobFiles }).optional(),
   interactor: z.object({ language: z.enum(languageIds), files: jobFiles }).optional(),
@@ -228,6 +290,10 @@ export const runResultSchema = z
       .optional()
       .openapi({ description: "collected files, content base64, or why one was refused" }),
     message: z.string().optional().openapi({ description: "why a run ended in internal_error" }),
+    problem: z
+      .object({ id: z.string(), version: z.number().int() })
+      .optional()
+      .openapi({ description: "the stored problem, and its version, the run was judged against" }),
     createdAt: z.string().optional(),
     startedAt: z.string().nullable().optional(),
     completedAt: z.string().nullable().optional(),

@@ -10,6 +10,8 @@ import type { Sandbox, SandboxResult, SandboxSpec } from "./sandbox/sandbox.js";
 import type { SandboxFile } from "./sandbox/files-stream.js";
 import { checkerVerdict, globToRegExp, sameOutput } from "./judge.js";
 import { layersOf, runArgv, sandboxLimits, SKIPPED, stage } from "./stage.js";
+import { CompiledJudges } from "./compiled-judges.js";
+import type { TestDataCache } from "./test-data.js";
 import { unpack } from "./unpack.js";
 
 /**
@@ -23,6 +25,24 @@ export type Executed = Pick<
   RunResult,
   "verdict" | "compile" | "run" | "tests" | "usage" | "language" | "message" | "files"
 >;
+
+/** A test as the worker judges it: a stored problem's input comes as bytes. */
+interface Test {
+  stdin: string | Buffer;
+  expectedOutput?: string;
+}
+
+/** The run's tests: its own, or its problem's, read through the worker's cache of test data. */
+async function testsOf(job: RunJob, testData?: TestDataCache): Promise<Test[] | undefined> {
+  if (!job.problem) return job.tests;
+  if (!testData) throw new Error("this worker has no test data store");
+  return Promise.all(
+    job.problem.tests.map(async (t) => ({
+      stdin: await testData.get(t.input),
+      ...(t.answer ? { expectedOutput: (await testData.get(t.answer)).toString("utf8") } : {}),
+    })),
+  );
+}
 
 const decode = (files: RunJob["files"]): SandboxFile[] =>
   files.map((f) => ({ path: f.path, content: Buffer.from(f.contentBase64, "base64") }));
@@ -131,7 +151,7 @@ async function interact(
   sb: Sandbox,
   inter: Prepared,
   program: SandboxSpec,
-  input: string,
+  input: string | Buffer,
 ): Promise<Stage> {
   const [r, c] = await sb.runPair(program, {
     layers: inter.layers,
@@ -152,11 +172,11 @@ async function interact(
 async function runTests(
   job: RunJob,
   sb: Sandbox,
+  tests: Test[],
   judgeProg: Prepared | null,
-  runOnce: (stdin: string) => Promise<SandboxResult>,
-  interactOnce: (stdin: string) => Promise<Stage>,
+  runOnce: (stdin: string | Buffer) => Promise<SandboxResult>,
+  interactOnce: (stdin: string | Buffer) => Promise<Stage>,
 ): Promise<Stage[]> {
-  const tests = job.tests!;
   const checker = job.checker ? judgeProg : null;
   const judge = async (i: number): Promise<Stage> => {
     const t = tests[i]!;
@@ -167,7 +187,7 @@ async function runTests(
     if (!checker)
       return stage(
         r,
-        sameOutput(output, t.expectedOutput, job.compare) ? "accepted" : "wrong_answer",
+        sameOutput(output, t.expectedOutput ?? "", job.compare) ? "accepted" : "wrong_answer",
         undefined,
         TEST_OUTPUT_KEPT,
       );
@@ -181,7 +201,7 @@ async function runTests(
         ...checker.files,
         { path: "input.txt", content: t.stdin },
         { path: "output.txt", content: r.stdout },
-        { path: "answer.txt", content: t.expectedOutput },
+        { path: "answer.txt", content: t.expectedOutput ?? "" },
       ],
       limits,
     });
@@ -208,16 +228,22 @@ async function runTests(
   return out;
 }
 
-export async function executeRun(job: RunJob, sb: Sandbox): Promise<Executed> {
+/** What a worker keeps between runs: a stored problem's test data, and compiled checkers and interactors. */
+export interface RunContext {
+  testData?: TestDataCache;
+  judges?: CompiledJudges<Awaited<ReturnType<typeof prepare>>>;
+}
+
+export async function executeRun(job: RunJob, sb: Sandbox, ctx: RunContext = {}): Promise<Executed> {
   const cleanups: string[] = [];
   try {
-    return await execute(job, sb, cleanups);
+    return await execute(job, sb, cleanups, ctx);
   } finally {
     for (const d of cleanups) rmSync(d, { recursive: true, force: true });
   }
 }
 
-async function execute(job: RunJob, sb: Sandbox, cleanups: string[]): Promise<Executed> {
+async function execute(job: RunJob, sb: Sandbox, cleanups: string[], ctx: RunContext): Promise<Executed> {
   let sources = decode(job.files);
   if (job.archive) {
     const unpacked = await unpack(sb, job);
@@ -245,7 +271,14 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[]): Promise<Ex
   const judgeJob = job.checker ?? job.interactor;
   let judgeProg: Prepared | null = null;
   if (judgeJob) {
-    const c = await prepare(sb, judgeJob.language, decode(judgeJob.files), job.compileLimits, cleanups);
+    const compile = (dirs: string[]) => prepare(sb, judgeJob.language, decode(judgeJob.files), job.compileLimits, dirs);
+    const c = ctx.judges
+      ? await ctx.judges.get(CompiledJudges.key(judgeJob), async () => {
+          const dirs: string[] = [];
+          const value = await compile(dirs);
+          return { value, dirs, keep: !("failed" in value) };
+        })
+      : await compile(cleanups);
     const what = job.checker ? "checker" : "interactor";
     if ("failed" in c)
       return {
@@ -264,7 +297,7 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[]): Promise<Ex
     ? ["bash", "-c", job.command, "bash", ...job.args]
     : runArgv(prog.lang, job.limits.memoryMb, job.args);
   const plan = job.collect ? collectPlan(job.collect) : null;
-  const runSpec = (stdin: string): SandboxSpec => ({
+  const runSpec = (stdin: string | Buffer): SandboxSpec => ({
     layers: prog.layers,
     boxLower: prog.boxLower,
     argv,
@@ -275,9 +308,10 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[]): Promise<Ex
     network: job.network,
     ...(plan ? { collect: plan.paths, collectMaxBytes: limits.scratchBytes } : {}),
   });
-  const runOnce = (stdin: string) => sb.run(runSpec(stdin));
+  const runOnce = (stdin: string | Buffer) => sb.run(runSpec(stdin));
 
-  if (!job.tests) {
+  const tests = await testsOf(job, ctx.testData);
+  if (!tests) {
     const r = await runOnce(job.stdin);
     // A file named both exactly and by a glob is walked twice: keep it once.
     const once = new Map(r.collected.map((f) => [f.path, f]));
@@ -297,18 +331,18 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[]): Promise<Ex
       ...(r.error ? { message: r.error } : {}),
     };
   }
-  const tests = await runTests(job, sb, judgeProg, runOnce, (input) =>
+  const judged = await runTests(job, sb, tests, judgeProg, runOnce, (input) =>
     interact(job, sb, judgeProg!, runSpec(""), input),
   );
-  const verdict = tests.find((t) => t.verdict !== "accepted")?.verdict ?? "accepted";
-  const message = tests.find((t) => t.verdict === "internal_error")?.message;
-  const max = (k: "cpuMs" | "wallMs" | "memoryKb") => Math.max(...tests.map((t) => t.usage[k]));
+  const verdict = judged.find((t) => t.verdict !== "accepted")?.verdict ?? "accepted";
+  const message = judged.find((t) => t.verdict === "internal_error")?.message;
+  const max = (k: "cpuMs" | "wallMs" | "memoryKb") => Math.max(...judged.map((t) => t.usage[k]));
   return {
     language: prog.lang.id,
     verdict,
     compile: prog.compile,
     run: null,
-    tests,
+    tests: judged,
     ...(message ? { message } : {}),
     usage: { cpuMs: max("cpuMs"), wallMs: max("wallMs"), memoryKb: max("memoryKb") },
   };

@@ -4,11 +4,14 @@
 // gives the job to another once its lock expires (stalled-job handling).
 import { Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
+import { join } from "node:path";
 import type { Config } from "../core/config.js";
 import { runJobSchema, type RunResult } from "../core/schemas.js";
 import { DONE_CHANNEL, QUEUE, doneNotice, finishRun, redisOptions } from "../core/store.js";
-import { executeRun, type Executed } from "./execute.js";
+import { CompiledJudges } from "./compiled-judges.js";
+import { executeRun, type Executed, type RunContext } from "./execute.js";
 import { Sandbox } from "./sandbox/sandbox.js";
+import { TestDataCache } from "./test-data.js";
 import { catalogueLayers, checkImages } from "../rootfs/manifest.js";
 
 export interface WorkerHandle {
@@ -27,6 +30,12 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
   console.log(`worker: ${sb.describe()}`);
   const redis = new Redis(redisOptions(redisUrl));
   redis.on("error", (e) => console.error(`worker: redis: ${e.message}`));
+  const ctx: RunContext = {
+    testData: new TestDataCache(redis, join(cfg.stateDir, "test-data"), cfg.testCacheMaxBytes),
+    judges: new CompiledJudges((key) =>
+      console.log(`worker: compiling a checker or interactor (${key.slice(0, 12)}), kept for later runs`),
+    ),
+  };
 
   const processRun = async (job: Job): Promise<string> => {
     const parsed = runJobSchema.safeParse(job.data);
@@ -37,7 +46,7 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
       executed = { verdict: "internal_error", compile: null, run: null, message: "malformed job" };
     } else {
       try {
-        executed = await executeRun(parsed.data, sb);
+        executed = await executeRun(parsed.data, sb, ctx);
       } catch (e) {
         executed = {
           language: parsed.data.language,
@@ -53,6 +62,9 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
       id: job.id!,
       status: "completed",
       ...executed,
+      ...(parsed.success && parsed.data.problem
+        ? { problem: { id: parsed.data.problem.id, version: parsed.data.problem.version } }
+        : {}),
       createdAt,
       startedAt: startedAt.toISOString(),
       completedAt: completedAt.toISOString(),
@@ -90,6 +102,7 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
     async close() {
       await worker.close();
       await sb.close();
+      await ctx.judges?.close();
       await redis.quit();
     },
   };

@@ -1,0 +1,19 @@
+// The API's answers that every route shares: an error as JSON (with the
+// fields at fault), and a route's JSON response for the OpenAPI document.
+import type { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+
+export type Issue = { path: string; message: string };
+
+export const fail = <S extends 400 | 401 | 404 | 413 | 429 | 503 | 507>(
+  c: Context,
+  status: S,
+  error: string,
+  issues?: Issue[],
+) => c.json(issues ? { error, issues } : { error }, status);
+
+/** A JSON response of a route, for createRoute's responses. */
+export const jsonContent = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
