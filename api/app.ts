@@ -12,12 +12,12 @@ import { languageVersions } from "../rootfs/manifest.js";
 import type { Config } from "../core/config.js";
 import { toJob } from "../core/job.js";
 import { getProblem } from "../core/problems.js";
-import { errorSchema, runRequestSchema, runResultSchema, type RunResult } from "../core/schemas.js";
+import { errorSchema, runRequestSchema, runResultSchema, type RunRequest, type RunResult } from "../core/schemas.js";
 import { renderMetrics, storedResult } from "../core/store.js";
 import { docsPage } from "./docs.js";
 import { cappedBody } from "./body.js";
 import { problemRoutes } from "./problems.js";
-import { fail, jsonContent } from "./reply.js";
+import { fail, jsonContent, type Issue } from "./reply.js";
 import type { Completions } from "./completions.js";
 
 export interface Deps {
@@ -37,6 +37,19 @@ const completed = (c: Context, json: string) =>
     TypedResponse<RunResult, 200, "json">;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
+
+/** The first input (the run's stdin or a test's) over `max` bytes, as an issue naming it. */
+function oversizedInput(r: RunRequest, max: number): Issue | null {
+  const inputs: [string, string][] = [
+    ["stdin", r.stdin],
+    ...(r.tests ?? []).map((t, i): [string, string] => [`tests.${i}.stdin`, t.stdin]),
+  ];
+  for (const [path, text] of inputs) {
+    const n = Buffer.byteLength(text);
+    if (n > max) return { path, message: `${n} bytes, over ${max}` };
+  }
+  return null;
+}
 
 /**
  * Bearer API keys when configured; a per-key (or per-address) request rate.
@@ -99,7 +112,9 @@ export function createApp(deps: Deps): OpenAPIHono {
   app.use("/v1/*", guard(deps));
   app.use(
     "/v1/runs",
-    cappedBody(cfg.bodyMaxBytes, (c) => fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes`)),
+    cappedBody(cfg.bodyMaxBytes, (c) =>
+      fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes (RUSE_BODY_MAX_BYTES)`),
+    ),
   );
   app.use(
     "/v1/problems/*",
@@ -137,12 +152,14 @@ export function createApp(deps: Deps): OpenAPIHono {
       202: jsonContent(z.object({ id: z.string(), status: z.literal("queued") }), "queued"),
       400: jsonContent(errorSchema, "invalid request: issues name the fields"),
       401: jsonContent(errorSchema, "missing or unknown API key"),
-      413: jsonContent(errorSchema, "body too large"),
+      413: jsonContent(errorSchema, "the body (RUSE_BODY_MAX_BYTES) or an input (RUSE_INPUT_MAX_BYTES) too large"),
       429: jsonContent(errorSchema, "rate limit or full queue; see Retry-After"),
     },
   });
   app.openapi(postRun, async (c) => {
     const body = c.req.valid("json");
+    const big = oversizedInput(body, cfg.inputMaxBytes);
+    if (big) return fail(c, 413, `an input is larger than ${cfg.inputMaxBytes} bytes (RUSE_INPUT_MAX_BYTES)`, [big]);
     // The problem's version is fixed here: a PUT after this does not change what the run is judged against.
     const problem = body.problem ? await getProblem(redis, body.problem) : undefined;
     if (problem === null)

@@ -34,6 +34,8 @@ export interface Config {
   resultTtlSeconds: number;
   waitMaxMs: number;
   bodyMaxBytes: number;
+  /** a run's stdin, or one of its tests' inputs, at most (bytes) */
+  inputMaxBytes: number;
   /** PUT /v1/problems: the largest body (a problem's tests, JSON) */
   problemBodyMaxBytes: number;
   /** test data the problem store holds at most, each distinct input or answer once */
@@ -82,7 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     maxQueue: int(env.RUSE_MAX_QUEUE, 1000, "RUSE_MAX_QUEUE"),
     resultTtlSeconds: int(env.RUSE_RESULT_TTL, 3600, "RUSE_RESULT_TTL"),
     waitMaxMs: int(env.RUSE_WAIT_MAX_MS, 60000, "RUSE_WAIT_MAX_MS"),
-    bodyMaxBytes: int(env.RUSE_BODY_MAX_BYTES, 4 << 20, "RUSE_BODY_MAX_BYTES"),
+    // Room for a whole RUSE_INPUT_MAX_BYTES input as JSON, with its escapes, and the source beside it.
+    bodyMaxBytes: int(env.RUSE_BODY_MAX_BYTES, 40 << 20, "RUSE_BODY_MAX_BYTES"),
+    inputMaxBytes: int(env.RUSE_INPUT_MAX_BYTES, 16 << 20, "RUSE_INPUT_MAX_BYTES"),
     problemBodyMaxBytes: int(env.RUSE_PROBLEM_BODY_MAX_BYTES, 64 << 20, "RUSE_PROBLEM_BODY_MAX_BYTES"),
     problemStoreMaxBytes: int(env.RUSE_PROBLEM_STORE_MAX_BYTES, 1 << 30, "RUSE_PROBLEM_STORE_MAX_BYTES"),
     testCacheMaxBytes: int(env.RUSE_TEST_CACHE_MAX_BYTES, 1 << 30, "RUSE_TEST_CACHE_MAX_BYTES"),
