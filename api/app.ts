@@ -10,14 +10,14 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { languages } from "../rootfs/languages.js";
 import { languageVersions } from "../rootfs/manifest.js";
 import type { Config } from "../core/config.js";
-import { toJob } from "../core/job.js";
-import { getProblem } from "../core/problems.js";
-import { errorSchema, runRequestSchema, runResultSchema, type RunRequest, type RunResult } from "../core/schemas.js";
-import { renderMetrics, storedResult } from "../core/store.js";
+import { errorSchema, runRequestSchema, runResultSchema, type RunResult } from "../core/schemas.js";
+import { renderMetrics } from "../core/store.js";
 import { docsPage } from "./docs.js";
 import { cappedBody } from "./body.js";
+import { batchRoutes } from "./batches.js";
 import { problemRoutes } from "./problems.js";
-import { fail, jsonContent, type Issue } from "./reply.js";
+import { fail, jsonContent } from "./reply.js";
+import { isRefusal, jobFor, jobOptions, problemsOf, runState } from "./enqueue.js";
 import type { Completions } from "./completions.js";
 
 export interface Deps {
@@ -37,19 +37,6 @@ const completed = (c: Context, json: string) =>
     TypedResponse<RunResult, 200, "json">;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
-
-/** The first input (the run's stdin or a test's) over `max` bytes, as an issue naming it. */
-function oversizedInput(r: RunRequest, max: number): Issue | null {
-  const inputs: [string, string][] = [
-    ["stdin", r.stdin],
-    ...(r.tests ?? []).map((t, i): [string, string] => [`tests.${i}.stdin`, t.stdin]),
-  ];
-  for (const [path, text] of inputs) {
-    const n = Buffer.byteLength(text);
-    if (n > max) return { path, message: `${n} bytes, over ${max}` };
-  }
-  return null;
-}
 
 /**
  * Bearer API keys when configured; a per-key (or per-address) request rate.
@@ -110,12 +97,11 @@ export function createApp(deps: Deps): OpenAPIHono {
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}`));
 
   app.use("/v1/*", guard(deps));
-  app.use(
-    "/v1/runs",
-    cappedBody(cfg.bodyMaxBytes, (c) =>
-      fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes (RUSE_BODY_MAX_BYTES)`),
-    ),
+  const runsBody = cappedBody(cfg.bodyMaxBytes, (c) =>
+    fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes (RUSE_BODY_MAX_BYTES)`),
   );
+  app.use("/v1/runs", runsBody);
+  app.use("/v1/batches", runsBody);
   app.use(
     "/v1/problems/*",
     cappedBody(cfg.problemBodyMaxBytes, (c) =>
@@ -158,12 +144,8 @@ export function createApp(deps: Deps): OpenAPIHono {
   });
   app.openapi(postRun, async (c) => {
     const body = c.req.valid("json");
-    const big = oversizedInput(body, cfg.inputMaxBytes);
-    if (big) return fail(c, 413, `an input is larger than ${cfg.inputMaxBytes} bytes (RUSE_INPUT_MAX_BYTES)`, [big]);
-    // The problem's version is fixed here: a PUT after this does not change what the run is judged against.
-    const problem = body.problem ? await getProblem(redis, body.problem) : undefined;
-    if (problem === null)
-      return fail(c, 400, "invalid request", [{ path: "problem", message: `no problem "${body.problem}"` }]);
+    const job = jobFor(body, cfg, await problemsOf(redis, [body]));
+    if (isRefusal(job)) return fail(c, job.status, job.error, job.issues);
     if (await queueFull()) {
       c.header("Retry-After", "5");
       return fail(c, 429, `the queue is full (${cfg.maxQueue} runs waiting); try again later`);
@@ -172,17 +154,7 @@ export function createApp(deps: Deps): OpenAPIHono {
     waiting.n++;
     const waiter = c.req.valid("query").wait === "true" ? completions.wait(id, cfg.waitMaxMs) : null;
     try {
-      await queue.add(
-        "run",
-        { ...toJob(body, cfg, problem), notify: waiter !== null },
-        {
-          jobId: id,
-          removeOnComplete: true,
-          removeOnFail: { age: cfg.resultTtlSeconds },
-          attempts: 3,
-          backoff: { type: "fixed", delay: 1000 },
-        },
-      );
+      await queue.add("run", { ...job, notify: waiter !== null }, jobOptions(cfg, id));
     } catch (e) {
       waiter?.cancel();
       throw e;
@@ -202,31 +174,13 @@ export function createApp(deps: Deps): OpenAPIHono {
   });
   app.openapi(getRun, async (c) => {
     const { id } = c.req.valid("param");
-    const done = await storedResult(redis, id);
-    if (done) return completed(c, done);
-    const job = await queue.getJob(id);
-    if (!job) return fail(c, 404, `no run ${id} (unknown, or its result expired)`);
-    const state = await job.getState();
-    const base = { id, createdAt: new Date(job.timestamp).toISOString() };
-    if (state === "failed") {
-      const r: RunResult = {
-        ...base,
-        status: "completed",
-        verdict: "internal_error",
-        compile: null,
-        run: null,
-        message: job.failedReason,
-      };
-      return c.json(r, 200);
-    }
-    const status: RunResult["status"] = state === "active" ? "running" : "queued";
-    return c.json(
-      { ...base, status, startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null },
-      200,
-    );
+    const r = await runState(queue, redis, id);
+    if (!r) return fail(c, 404, `no run ${id} (unknown, or its result expired)`);
+    return "stored" in r ? completed(c, r.stored) : c.json(r.state, 200);
   });
 
   problemRoutes(app, cfg, redis);
+  batchRoutes(app, cfg, queue, redis);
 
   const langs = createRoute({
     method: "get",

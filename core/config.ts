@@ -42,6 +42,8 @@ export interface Config {
   problemStoreMaxBytes: number;
   /** a worker's local cache of test data */
   testCacheMaxBytes: number;
+  /** runs in one POST /v1/batches at most */
+  maxBatch: number;
   maxFiles: number;
   maxTests: number;
   allowNetwork: boolean;
@@ -90,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     problemBodyMaxBytes: int(env.RUSE_PROBLEM_BODY_MAX_BYTES, 64 << 20, "RUSE_PROBLEM_BODY_MAX_BYTES"),
     problemStoreMaxBytes: int(env.RUSE_PROBLEM_STORE_MAX_BYTES, 1 << 30, "RUSE_PROBLEM_STORE_MAX_BYTES"),
     testCacheMaxBytes: int(env.RUSE_TEST_CACHE_MAX_BYTES, 1 << 30, "RUSE_TEST_CACHE_MAX_BYTES"),
+    maxBatch: int(env.RUSE_MAX_BATCH, 1000, "RUSE_MAX_BATCH"),
     maxFiles: int(env.RUSE_MAX_FILES, 100, "RUSE_MAX_FILES"),
     maxTests: int(env.RUSE_MAX_TESTS, 200, "RUSE_MAX_TESTS"),
     allowNetwork: env.RUSE_ALLOW_NETWORK === "1",

@@ -219,3 +219,41 @@ describe("SIGTERM drains a worker process", () => {
     expect((await s.get("/healthz")).status).toBe(503);
   });
 });
+
+describe("kill -9 a worker process in the middle of a batch", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "none", env: { RUSE_JOB_LOCK_MS: String(LOCK_MS) } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("every run of the batch completes once, the killed worker's runs on another", { timeout: 120_000 }, async () => {
+    const N = 60;
+    const a = await s.startWorkerProcess();
+    const runs = Array.from({ length: N }, (_, i) => ({
+      language: "python",
+      source: `import time\ntime.sleep(0.1)\nprint(${i})\n`,
+    }));
+    const posted = await s.post("/v1/batches", { runs });
+    expect(posted.status).toBe(202);
+    const { id, runs: ids } = posted.json as { id: string; runs: string[] };
+    const completed = async () => (await s.get(`/v1/batches/${id}?limit=1`)).json.completed as number;
+    await until("worker A to complete some of the batch", async () => (await completed()) >= 10, 60_000);
+    a.child.kill("SIGKILL");
+    await until("worker A to exit", () => a.child.signalCode === "SIGKILL", 5_000);
+    const byA = await completed();
+    expect(byA).toBeLessThan(N);
+    const b = await s.startWorkerProcess();
+    await until("the whole batch", async () => (await completed()) === N, 90_000);
+    const results: RunResult[] = [];
+    for (let offset = 0; offset < N; offset += 100)
+      results.push(...(await s.get(`/v1/batches/${id}?offset=${offset}`)).json.runs);
+    expect(results.map((r) => [r.id, r.verdict, r.run?.stdout])).toEqual(ids.map((rid, i) => [rid, "ok", `${i}\n`]));
+    // Once: two lock periods more for any duplicate processing; one result a run.
+    await sleep(2 * LOCK_MS + 500);
+    expect((await s.redis.keys("ruse:result:*")).sort()).toEqual(ids.map((rid) => `ruse:result:${rid}`).sort());
+    await b.stop();
+  });
+});

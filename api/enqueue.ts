@@ -1,0 +1,101 @@
+// What every API that queues runs shares, so that a run sent alone and one
+// sent in a batch are the same run: a request made a job (its inputs' sizes
+// checked, its problem read once and its version fixed), the job's queue
+// options, and where a queued run stands.
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Config } from "../core/config.js";
+import { toJob } from "../core/job.js";
+import { getProblem, type Problem } from "../core/problems.js";
+import type { RunJob, RunRequest, RunResult } from "../core/schemas.js";
+import { storedResult } from "../core/store.js";
+import type { Issue } from "./reply.js";
+
+/** Why a request cannot be queued: the status, the error, the fields at fault. */
+export interface Refusal {
+  status: 400 | 413;
+  error: string;
+  issues: Issue[];
+}
+
+/** The first input (the run's stdin or a test's) over `max` bytes, as an issue naming it. */
+function oversizedInput(r: RunRequest, max: number): Issue | null {
+  const inputs: [string, string][] = [
+    ["stdin", r.stdin],
+    ...(r.tests ?? []).map((t, i): [string, string] => [`tests.${i}.stdin`, t.stdin]),
+  ];
+  for (const [path, text] of inputs) {
+    const n = Buffer.byteLength(text);
+    if (n > max) return { path, message: `${n} bytes, over ${max}` };
+  }
+  return null;
+}
+
+/** Problems named by a set of requests, each read once. */
+export async function problemsOf(redis: Redis, rs: RunRequest[]): Promise<Map<string, Problem | null>> {
+  const ids = [...new Set(rs.flatMap((r) => (r.problem ? [r.problem] : [])))];
+  return new Map(await Promise.all(ids.map(async (id) => [id, await getProblem(redis, id)] as const)));
+}
+
+/** The job for a request, or why not; `at` prefixes the issues' paths (a batch's "runs.3."). */
+export function jobFor(r: RunRequest, cfg: Config, problems: Map<string, Problem | null>, at = ""): RunJob | Refusal {
+  const big = oversizedInput(r, cfg.inputMaxBytes);
+  if (big)
+    return {
+      status: 413,
+      error: `an input is larger than ${cfg.inputMaxBytes} bytes (RUSE_INPUT_MAX_BYTES)`,
+      issues: [{ ...big, path: at + big.path }],
+    };
+  // The problem's version is fixed here: a PUT after this does not change what the run is judged against.
+  const problem = r.problem ? problems.get(r.problem) : undefined;
+  if (problem === null)
+    return {
+      status: 400,
+      error: "invalid request",
+      issues: [{ path: `${at}problem`, message: `no problem "${r.problem}"` }],
+    };
+  return toJob(r, cfg, problem);
+}
+
+export const isRefusal = (j: RunJob | Refusal): j is Refusal => "issues" in j;
+
+/** Every run's queue options: retried twice after a failure, its failure kept as long as a result. */
+export const jobOptions = (cfg: Config, id: string) => ({
+  jobId: id,
+  removeOnComplete: true,
+  removeOnFail: { age: cfg.resultTtlSeconds },
+  attempts: 3,
+  backoff: { type: "fixed", delay: 1000 },
+});
+
+/** A run's stored result (its JSON, as the worker wrote it), or its state while it has none; null: unknown or expired. */
+export async function runState(
+  queue: Queue,
+  redis: Redis,
+  id: string,
+): Promise<{ stored: string } | { state: RunResult } | null> {
+  const done = await storedResult(redis, id);
+  if (done) return { stored: done };
+  const job = await queue.getJob(id);
+  if (!job) return null;
+  const state = await job.getState();
+  const base = { id, createdAt: new Date(job.timestamp).toISOString() };
+  if (state === "failed")
+    return {
+      state: {
+        ...base,
+        status: "completed",
+        verdict: "internal_error",
+        compile: null,
+        run: null,
+        message: job.failedReason,
+      },
+    };
+  return {
+    state: {
+      ...base,
+      status: state === "active" ? "running" : "queued",
+      startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,
+    },
+  };
+}
