@@ -15,6 +15,7 @@ import { renderMetrics } from "../core/store.js";
 import { docsPage } from "./docs.js";
 import { cappedBody } from "./body.js";
 import { batchRoutes } from "./batches.js";
+import { eventRoutes } from "./events.js";
 import { problemRoutes } from "./problems.js";
 import { fail, jsonContent } from "./reply.js";
 import { isRefusal, jobFor, jobOptions, problemsOf, runState } from "./enqueue.js";
@@ -181,6 +182,7 @@ export function createApp(deps: Deps): OpenAPIHono {
 
   problemRoutes(app, cfg, redis);
   batchRoutes(app, cfg, queue, redis);
+  eventRoutes(app, queue, redis);
 
   const langs = createRoute({
     method: "get",
