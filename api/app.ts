@@ -9,6 +9,7 @@ import type { Redis } from "ioredis";
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { languages } from "../rootfs/languages.js";
 import { languageVersions } from "../rootfs/manifest.js";
+import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
 import type { Config } from "../core/config.js";
 import { errorSchema, runRequestSchema, runResultSchema, type RunResult } from "../core/schemas.js";
 import { renderMetrics } from "../core/store.js";
@@ -178,6 +179,32 @@ export function createApp(deps: Deps): OpenAPIHono {
     const r = await runState(queue, redis, id);
     if (!r) return fail(c, 404, `no run ${id} (unknown, or its result expired)`);
     return "stored" in r ? completed(c, r.stored) : c.json(r.state, 200);
+  });
+
+  const getCallback = createRoute({
+    method: "get",
+    path: "/v1/runs/{id}/callback",
+    summary: "What became of a run's callbackUrl: delivered, or given up after RUSE_CALLBACK_ATTEMPTS tries",
+    request: { params: idParam },
+    responses: {
+      200: jsonContent(
+        z.object({
+          delivered: z.boolean(),
+          attempts: z.number().int(),
+          status: z.number().int().optional(),
+          error: z.string().optional(),
+        }),
+        "delivered (the receiver's status) or given up (the last error)",
+      ),
+      404: jsonContent(errorSchema, "no callback done or given up for this run (yet)"),
+    },
+  });
+  app.openapi(getCallback, async (c) => {
+    const { id } = c.req.valid("param");
+    const json = await redis.get(CALLBACK_KEY(id));
+    return json
+      ? c.json(JSON.parse(json) as CallbackRecord, 200)
+      : fail(c, 404, `no callback of run ${id} done or given up`);
   });
 
   problemRoutes(app, cfg, redis);

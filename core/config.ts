@@ -42,6 +42,12 @@ export interface Config {
   problemStoreMaxBytes: number;
   /** a worker's local cache of test data */
   testCacheMaxBytes: number;
+  /** the `host` or `host:port` a run's callbackUrl may name; empty: callbacks off */
+  callbackAllow: string[];
+  /** signs every callback (HMAC-SHA256); required for callbacks */
+  callbackSecret: string | undefined;
+  /** tries of a callback before it is given up (1 s, 2 s, 4 s ... apart) */
+  callbackAttempts: number;
   /** runs in one POST /v1/batches at most */
   maxBatch: number;
   maxFiles: number;
@@ -65,6 +71,11 @@ const int = (v: string | undefined, dflt: number, name: string): number => {
   return n;
 };
 const path = (v: string | undefined): string | undefined => v || undefined;
+const list = (v: string | undefined): string[] =>
+  (v ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
 
 /** The image locations alone, for rootfs/, which builds and mounts them without a service config. */
 export const imagePaths = (env: NodeJS.ProcessEnv = process.env): ImagePaths => ({
@@ -73,15 +84,12 @@ export const imagePaths = (env: NodeJS.ProcessEnv = process.env): ImagePaths => 
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availableParallelism()): Config {
-  return {
+  const cfg: Config = {
     port: int(env.PORT, 3000, "PORT"),
     host: env.HOST || "127.0.0.1",
     redisUrl: env.REDIS_URL || undefined,
     stateDir: env.RUSE_STATE_DIR || `${env.HOME ?? "/tmp"}/.local/state/ruse`,
-    apiKeys: (env.RUSE_API_KEYS ?? "")
-      .split(",")
-      .map((k) => k.trim())
-      .filter(Boolean),
+    apiKeys: list(env.RUSE_API_KEYS),
     rateLimit: int(env.RUSE_RATE_LIMIT, 50, "RUSE_RATE_LIMIT"),
     maxQueue: int(env.RUSE_MAX_QUEUE, 1000, "RUSE_MAX_QUEUE"),
     resultTtlSeconds: int(env.RUSE_RESULT_TTL, 3600, "RUSE_RESULT_TTL"),
@@ -93,6 +101,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     problemStoreMaxBytes: int(env.RUSE_PROBLEM_STORE_MAX_BYTES, 1 << 30, "RUSE_PROBLEM_STORE_MAX_BYTES"),
     testCacheMaxBytes: int(env.RUSE_TEST_CACHE_MAX_BYTES, 1 << 30, "RUSE_TEST_CACHE_MAX_BYTES"),
     maxBatch: int(env.RUSE_MAX_BATCH, 1000, "RUSE_MAX_BATCH"),
+    callbackAllow: list(env.RUSE_CALLBACK_ALLOW),
+    callbackSecret: env.RUSE_CALLBACK_SECRET || undefined,
+    callbackAttempts: int(env.RUSE_CALLBACK_ATTEMPTS, 5, "RUSE_CALLBACK_ATTEMPTS"),
     maxFiles: int(env.RUSE_MAX_FILES, 100, "RUSE_MAX_FILES"),
     maxTests: int(env.RUSE_MAX_TESTS, 200, "RUSE_MAX_TESTS"),
     allowNetwork: env.RUSE_ALLOW_NETWORK === "1",
@@ -103,4 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     cgroup: { root: path(env.RUSE_CGROUP_ROOT), name: path(env.RUSE_CGROUP_NAME) },
     images: imagePaths(env),
   };
+  if (cfg.callbackAllow.length && !cfg.callbackSecret)
+    throw new Error("RUSE_CALLBACK_ALLOW needs RUSE_CALLBACK_SECRET: every callback is signed with it");
+  return cfg;
 }

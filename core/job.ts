@@ -65,6 +65,7 @@ export function toJob(r: RunRequest, cfg: Config, problem?: Problem): RunJob {
     command: r.command,
     collect: r.collect,
     network: r.network,
+    callbackUrl: r.callbackUrl,
     createdAt: new Date().toISOString(),
   };
 }

@@ -2,6 +2,7 @@
 // and OpenAPI) and the worker (the job it accepts, the result it writes).
 import { z } from "@hono/zod-openapi";
 import { languages } from "../rootfs/languages.js";
+import { callbackRefusal } from "./callbacks.js";
 import type { Config } from "./config.js";
 import { limitFields, type LimitPolicy, type Limits } from "./limits.js";
 import { verdicts } from "./verdicts.js";
@@ -205,6 +206,15 @@ export function runRequestSchema(cfg: Config) {
         .boolean()
         .default(false)
         .refine((v) => !v || cfg.allowNetwork, { message: "network is disabled on this server" }),
+      callbackUrl: z
+        .string()
+        .max(2048)
+        .optional()
+        .superRefine((url, ctx) => {
+          const why = url === undefined ? null : callbackRefusal(url, cfg.callbackAllow);
+          if (why) ctx.addIssue({ code: "custom", message: why });
+        })
+        .openapi({ description: "POSTed the result once the run completes, signed (README: Callbacks)" }),
     })
     .strict()
     .superRefine((r, ctx) => {
@@ -252,6 +262,7 @@ export const runJobSchema = z.object({
   command: z.string().optional(),
   collect: z.array(z.string()).optional(),
   network: z.boolean(),
+  callbackUrl: z.string().optional(),
   createdAt: z.string(),
   /** a request waits for it (wait=true): its completion is announced (store.ts, DONE_CHANNEL) */
   notify: z.boolean().optional(),

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Config } from "../core/config.js";
 import { runJobSchema, type RunResult } from "../core/schemas.js";
 import { DONE_CHANNEL, QUEUE, doneNotice, finishRun, redisOptions } from "../core/store.js";
+import { startCallbacks } from "./callbacks.js";
 import { CompiledJudges } from "./compiled-judges.js";
 import { executeRun, type Executed, type RunContext } from "./execute.js";
 import { Sandbox } from "./sandbox/sandbox.js";
@@ -30,6 +31,7 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
   console.log(`worker: ${sb.describe()}`);
   const redis = new Redis(redisOptions(redisUrl));
   redis.on("error", (e) => console.error(`worker: redis: ${e.message}`));
+  const callbacks = await startCallbacks(cfg, redisUrl, redis);
   const ctx: RunContext = {
     testData: new TestDataCache(redis, join(cfg.stateDir, "test-data"), cfg.testCacheMaxBytes),
     judges: new CompiledJudges((key) =>
@@ -76,6 +78,7 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
       waitSeconds: Math.max(0, (startedAt.getTime() - Date.parse(createdAt)) / 1000),
       notify: parsed.success && parsed.data.notify === true,
     });
+    if (parsed.success && parsed.data.callbackUrl) await callbacks.send(result.id, parsed.data.callbackUrl);
     return executed.verdict ?? "internal_error";
   };
 
@@ -101,6 +104,7 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
     // Drains: no new jobs; the runs in flight finish and store their results.
     async close() {
       await worker.close();
+      await callbacks.close();
       await sb.close();
       await ctx.judges?.close();
       await redis.quit();
