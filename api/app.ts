@@ -104,8 +104,9 @@ export function createApp(deps: Deps): OpenAPIHono {
   );
   app.use("/v1/runs", runsBody);
   app.use("/v1/batches", runsBody);
+  // A problem's JSON only: a test's raw upload is streamed, under its own cap (api/problems.ts).
   app.use(
-    "/v1/problems/*",
+    "/v1/problems/:id",
     cappedBody(cfg.problemBodyMaxBytes, (c) =>
       fail(c, 413, `the body is larger than ${cfg.problemBodyMaxBytes} bytes (RUSE_PROBLEM_BODY_MAX_BYTES)`),
     ),

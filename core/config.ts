@@ -38,6 +38,8 @@ export interface Config {
   inputMaxBytes: number;
   /** PUT /v1/problems: the largest body (a problem's tests, JSON) */
   problemBodyMaxBytes: number;
+  /** one test's input or answer uploaded raw (PUT /v1/problems/{id}/tests/{n}/{part}) at most */
+  problemInputMaxBytes: number;
   /** test data the problem store holds at most, each distinct input or answer once */
   problemStoreMaxBytes: number;
   /** a worker's local cache of test data */
@@ -98,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     bodyMaxBytes: int(env.RUSE_BODY_MAX_BYTES, 40 << 20, "RUSE_BODY_MAX_BYTES"),
     inputMaxBytes: int(env.RUSE_INPUT_MAX_BYTES, 16 << 20, "RUSE_INPUT_MAX_BYTES"),
     problemBodyMaxBytes: int(env.RUSE_PROBLEM_BODY_MAX_BYTES, 64 << 20, "RUSE_PROBLEM_BODY_MAX_BYTES"),
+    problemInputMaxBytes: int(env.RUSE_PROBLEM_INPUT_MAX_BYTES, 256 << 20, "RUSE_PROBLEM_INPUT_MAX_BYTES"),
     problemStoreMaxBytes: int(env.RUSE_PROBLEM_STORE_MAX_BYTES, 1 << 30, "RUSE_PROBLEM_STORE_MAX_BYTES"),
     testCacheMaxBytes: int(env.RUSE_TEST_CACHE_MAX_BYTES, 1 << 30, "RUSE_TEST_CACHE_MAX_BYTES"),
     maxBatch: int(env.RUSE_MAX_BATCH, 1000, "RUSE_MAX_BATCH"),

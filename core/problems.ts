@@ -108,6 +108,107 @@ end
 redis.call('DEL', KEYS[1])
 return 1`;
 
+/**
+ * One test's input or answer replaced by data already streamed into a
+ * temporary key (an upload too large to send in a PUT's JSON): the temporary
+ * becomes the blob (or is dropped, if the store has that data already), the
+ * test names it, the problem's references follow, and the version changes.
+ * KEYS: record, version, refs, bytes, temporary. ARGV: budget, test index
+ * (from 0), "input" or "answer", hash, size. Errors: "NOPROBLEM", "NOTEST",
+ * "FULL <bytes after>".
+ */
+const SET_TEST_DATA = `
+local json = redis.call('GET', KEYS[1])
+if not json then redis.call('DEL', KEYS[5]) return redis.error_reply('NOPROBLEM') end
+local p = cjson.decode(json)
+local t = p.tests[tonumber(ARGV[2]) + 1]
+if not t then redis.call('DEL', KEYS[5]) return redis.error_reply('NOTEST') end
+local field, sha, size = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local blob = 'ruse:blob:' .. sha
+local old = t[field]
+local function held(h)
+  for _, u in ipairs(p.tests) do if u.input == h or u.answer == h then return true end end
+  return false
+end
+local fresh = redis.call('EXISTS', blob) == 0
+local after = tonumber(redis.call('GET', KEYS[4]) or '0') + (fresh and size or 0)
+t[field] = sha
+t[field .. 'Bytes'] = size
+local oldFree = old and old ~= sha and not held(old) and tonumber(redis.call('HGET', KEYS[3], old) or '0') <= 1
+if oldFree then after = after - redis.call('STRLEN', 'ruse:blob:' .. old) end
+if after > tonumber(ARGV[1]) then redis.call('DEL', KEYS[5]) return redis.error_reply('FULL ' .. after) end
+if fresh then
+  redis.call('RENAME', KEYS[5], blob)
+  redis.call('INCRBY', KEYS[4], size)
+else
+  redis.call('DEL', KEYS[5])
+end
+local blobs, seen = {}, {}
+for _, u in ipairs(p.tests) do
+  for _, h in ipairs({u.input, u.answer}) do
+    if h and not seen[h] then seen[h] = true; blobs[#blobs + 1] = h end
+  end
+end
+local was = {}
+for _, h in ipairs(p.blobs) do was[h] = true end
+if not was[sha] then redis.call('HINCRBY', KEYS[3], sha, 1) end
+if old and not seen[old] and was[old] then
+  if redis.call('HINCRBY', KEYS[3], old, -1) <= 0 then
+    redis.call('HDEL', KEYS[3], old)
+    redis.call('DECRBY', KEYS[4], redis.call('STRLEN', 'ruse:blob:' .. old))
+    redis.call('DEL', 'ruse:blob:' .. old)
+  end
+end
+p.blobs = blobs
+p.updatedAt = ARGV[6]
+redis.call('SET', KEYS[1], cjson.encode(p))
+return redis.call('INCR', KEYS[2])`;
+
+/** Where an upload's bytes gather before they are a blob: a key of its own, gone in a day if the upload dies. */
+export const UPLOAD_KEY = (upload: string) => `ruse:upload:${upload}`;
+export const UPLOAD_TTL_SECONDS = 86_400;
+
+export class NoTestError extends Error {}
+
+/** Makes an uploaded temporary the data of test `index`'s input or answer; the problem's new version. */
+export async function setTestData(
+  redis: Redis,
+  budgetBytes: number,
+  id: string,
+  index: number,
+  field: "input" | "answer",
+  upload: { key: string; sha: string; size: number },
+): Promise<number> {
+  try {
+    return (await redis.eval(
+      SET_TEST_DATA,
+      5,
+      PROBLEM_KEY(id),
+      VERSION_KEY(id),
+      BLOB_REFS,
+      BLOB_BYTES,
+      upload.key,
+      budgetBytes,
+      index,
+      field,
+      upload.sha,
+      upload.size,
+      new Date().toISOString(),
+    )) as number;
+  } catch (e) {
+    const m = (e as Error).message;
+    if (m.includes("NOPROBLEM")) throw new NoTestError(`no problem "${id}"`);
+    if (m.includes("NOTEST")) throw new NoTestError(`problem "${id}" has no test ${index}`);
+    const full = /FULL (\d+)/.exec(m);
+    if (full) throw storeFull(Number(full[1]), budgetBytes);
+    throw e;
+  }
+}
+
+export const storeFullMessage = (after: number, budget: number) =>
+  `the problem store would hold ${after} bytes of test data, over its budget of ${budget} (RUSE_PROBLEM_STORE_MAX_BYTES)`;
+const storeFull = (after: number, budget: number) => new StoreFullError(storeFullMessage(after, budget));
+
 /** A test's data, before it is stored. */
 export interface TestData {
   input: Buffer;
@@ -148,10 +249,7 @@ export async function putProblem(
     )) as number;
   } catch (e) {
     const full = /FULL (\d+)/.exec((e as Error).message);
-    if (full)
-      throw new StoreFullError(
-        `the problem store would hold ${full[1]} bytes of test data, over its budget of ${budgetBytes} (RUSE_PROBLEM_STORE_MAX_BYTES)`,
-      );
+    if (full) throw storeFull(Number(full[1]), budgetBytes);
     throw e;
   }
 }

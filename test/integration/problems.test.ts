@@ -3,6 +3,7 @@
 // comparison and by a checker without answers), test data stored once
 // however many problems hold it, the store's budget and the body cap.
 import { createHash } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../core/schemas.js";
 import { startStack, type Stack } from "../helpers/service.js";
@@ -123,6 +124,63 @@ describe("problems: stored once, named by runs", () => {
     expect((await del("nope")).status).toBe(404);
   });
 
+  it("takes a 64 MiB test input as a streamed upload, and judges a run on it", { timeout: 120_000 }, async () => {
+    const MiB = 1 << 20;
+    const size = 64 * MiB;
+    const p = await put("big-input", { tests: [{ stdin: "placeholder", expectedOutput: `${size} ${size / 4}\n` }] });
+    // 1 MiB chunks of "abcd": the program counts the bytes and the blocks it read.
+    const chunk = Buffer.alloc(MiB, "abcd");
+    const uploaded = await new Promise<{ status: number; json: any }>((resolve, reject) => {
+      const req = httpRequest(
+        `${s.base}/v1/problems/big-input/tests/0/input`,
+        { method: "PUT", headers: { "content-type": "application/octet-stream" } },
+        (res) => {
+          let body = "";
+          res.on("data", (d) => (body += d));
+          res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(body) }));
+        },
+      );
+      req.on("error", reject);
+      let sent = 0;
+      const more = () => {
+        while (sent < size) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once("drain", more);
+        }
+        req.end();
+      };
+      more();
+    });
+    expect(uploaded.status).toBe(200);
+    expect(uploaded.json.version).toBe(p.json.version + 1);
+    const whole = createHash("sha256");
+    for (let i = 0; i < 64; i++) whole.update(chunk);
+    expect(uploaded.json.tests[0]).toMatchObject({ inputBytes: size, inputSha256: whole.digest("hex") });
+    const count = "import sys\nd = sys.stdin.buffer.read()\nprint(len(d), d.count(b'abcd'))\n";
+    const r = (await runAgainst("big-input", count)).json as RunResult;
+    expect(r.tests?.map((t) => [t.verdict, t.stdout])).toEqual([["accepted", `${size} ${size / 4}\n`]]);
+    expect(await s.redis.keys("ruse:upload:*")).toEqual([]);
+    // The placeholder input is gone with the version that held it.
+    expect(await s.redis.exists(`ruse:blob:${sha("placeholder")}`)).toBe(0);
+    expect(
+      (
+        await s.request("PUT", "/v1/problems/big-input/tests/1/input", {
+          raw: "x",
+          headers: { "content-type": "application/octet-stream" },
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await s.request("PUT", "/v1/problems/nope/tests/0/answer", {
+          raw: "x",
+          headers: { "content-type": "application/octet-stream" },
+        })
+      ).status,
+    ).toBe(404);
+    await del("big-input");
+  });
+
   it("keeps each distinct input or answer once, however many problems hold it, and drops it with the last", async () => {
     await Promise.all(["a-plus-b", "slow", "double"].map(del));
     expect(await blobBytes()).toBe(0);
@@ -193,7 +251,11 @@ describe("problems: the store's budget and the body cap", () => {
   beforeAll(async () => {
     s = await startStack({
       worker: "none",
-      env: { RUSE_PROBLEM_STORE_MAX_BYTES: "1000", RUSE_PROBLEM_BODY_MAX_BYTES: "5000" },
+      env: {
+        RUSE_PROBLEM_STORE_MAX_BYTES: "1000",
+        RUSE_PROBLEM_BODY_MAX_BYTES: "5000",
+        RUSE_PROBLEM_INPUT_MAX_BYTES: "1500",
+      },
     });
   });
   afterAll(async () => {
@@ -213,6 +275,22 @@ describe("problems: the store's budget and the body cap", () => {
     expect((await s.request("PUT", "/v1/problems/p", { body: half("b") })).status).toBe(200);
     expect((await s.request("PUT", "/v1/problems/q", { body: half("c") })).status).toBe(200);
     expect((await s.request("PUT", "/v1/problems/r", { body: half("d") })).status).toBe(507);
+  });
+
+  it("refuses an upload past RUSE_PROBLEM_INPUT_MAX_BYTES (413) or the budget (507), keeping the test as it was", async () => {
+    const raw = (text: string) => ({ raw: text, headers: { "content-type": "application/octet-stream" } });
+    const before = (await s.get("/v1/problems/p")).json;
+    const big = await s.request("PUT", "/v1/problems/p/tests/0/input", raw("x".repeat(1600)));
+    expect(big.status).toBe(413);
+    expect(big.json.error).toMatch(/larger than 1500 bytes \(RUSE_PROBLEM_INPUT_MAX_BYTES\)/);
+    // p and q hold 900 of the 1000 bytes; 450 new ones for q's test do not fit beside p's.
+    const full = await s.request("PUT", "/v1/problems/q/tests/0/input", raw("e".repeat(551)));
+    expect(full.status).toBe(507);
+    expect((await s.get("/v1/problems/p")).json).toEqual(before);
+    expect(await s.redis.keys("ruse:upload:*")).toEqual([]);
+    const fits = await s.request("PUT", "/v1/problems/q/tests/0/input", raw("f".repeat(500)));
+    expect(fits.status).toBe(200); // q's old 450 bytes go as the new 500 come
+    expect(fits.json.tests[0].inputBytes).toBe(500);
   });
 
   it("refuses a body over RUSE_PROBLEM_BODY_MAX_BYTES with 413 naming it", async () => {
