@@ -17,17 +17,10 @@
 // three rounds of a third of the runs each, so that the machine's drift in
 // speed falls on both sides alike.
 import { spawn } from "node:child_process";
-import { Agent, request } from "node:http";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { loadConfig } from "../core/config.js";
-import { startEmbeddedRedis } from "../core/redis-embedded.js";
-import { startApi } from "../api/server.js";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { childPid, machineBusyMs, processCpuMs } from "./cpu.js";
+import { send, startBenchService } from "./service.js";
 
 const PARALLEL = 2;
 const SATURATED = 4;
@@ -65,31 +58,6 @@ const add = (into: Driven, r: Driven) => {
   into.latencies.push(...r.latencies);
 };
 
-// The load generator shares the two cores with the service, so it is lean:
-// node:http on kept-alive connections (fetch costs about 1 ms of CPU per
-// request here, which would be charged to the service).
-const agent = new Agent({ keepAlive: true, maxSockets: SATURATED });
-function post(url: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode!, body: text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 function bare(): Promise<void> {
   return new Promise((resolve, reject) => {
     const c = spawn("/usr/bin/python3", ["-c", SOURCE], { stdio: "ignore" });
@@ -99,31 +67,10 @@ function bare(): Promise<void> {
 }
 
 export async function benchEndToEnd(n: number): Promise<void> {
-  const state = mkdtempSync(join(tmpdir(), "ruse-bench-"));
-  const cfg = loadConfig({
-    HOME: state,
-    PORT: "0",
-    RUSE_CONCURRENCY: String(PARALLEL),
-    RUSE_RATE_LIMIT: "0",
-    RUSE_STATE_DIR: state,
-  });
-  const redis = await startEmbeddedRedis(state);
-  const workerMain = fileURLToPath(new URL("../worker/main.ts", import.meta.url));
-  const worker = spawn(process.execPath, ["--import", "tsx", workerMain], {
-    stdio: "inherit",
-    env: {
-      ...process.env,
-      HOME: state,
-      RUSE_STATE_DIR: state,
-      REDIS_URL: redis.url,
-      RUSE_CONCURRENCY: String(PARALLEL),
-    },
-  });
-  const api = await startApi(cfg, redis.url);
-  while ((await fetch(`http://127.0.0.1:${api.port}/healthz`)).status !== 200) await sleep(50);
-  const url = `http://127.0.0.1:${api.port}/v1/runs?wait=true`;
+  const service = await startBenchService(PARALLEL);
+  const url = `${service.base}/v1/runs?wait=true`;
   const viaService = async () => {
-    const res = await post(url, JSON.stringify({ language: "python", source: SOURCE }));
+    const res = await send("POST", url, JSON.stringify({ language: "python", source: SOURCE }));
     const body = JSON.parse(res.body) as { verdict?: string; run?: { stdout: string } };
     if (res.status !== 200 || body.verdict !== "ok" || body.run?.stdout !== "hello\n")
       throw new Error(`service run: ${res.status} ${res.body}`);
@@ -134,7 +81,7 @@ export async function benchEndToEnd(n: number): Promise<void> {
     const redisPid = childPid(process.pid, "redis-server");
     const procs = [
       ["API and load generator", process.pid],
-      ["worker", worker.pid!],
+      ["worker", service.workerPid],
       ["Redis", redisPid],
     ] as const;
     const used = procs.map(() => 0);
@@ -196,9 +143,6 @@ export async function benchEndToEnd(n: number): Promise<void> {
       `CPU per run (${PARALLEL} in flight), ms: ${parts.join(", ")}, the rest (programs, launchers, kernel) ${per(busy - used.reduce((a, x) => a + (Number.isNaN(x) ? 0 : x), 0))}; machine ${per(busy)}`,
     );
   } finally {
-    await api.close();
-    worker.kill("SIGTERM");
-    await new Promise((r) => worker.once("exit", r));
-    await redis.stop();
+    await service.stop();
   }
 }
