@@ -103,6 +103,30 @@ describe("problems: stored once, named by runs", () => {
     expect(off.verdict).toBe("wrong_answer");
   });
 
+  it("an interactor judges tests that have no answer, inline or stored", async () => {
+    // Guess the number the test's input holds; the interactor answers higher, lower or correct.
+    const interactor = {
+      language: "python",
+      source:
+        "import sys\nn = int(open(sys.argv[1]).read())\nfor q in range(20):\n    g = int(sys.stdin.readline())\n" +
+        "    if g == n:\n        print('correct', flush=True); sys.exit(0)\n" +
+        "    print('higher' if g < n else 'lower', flush=True)\nsys.exit(1)\n",
+    };
+    const bisect =
+      "lo, hi = 1, 1000\nwhile True:\n    m = (lo + hi) // 2\n    print(m, flush=True)\n    r = input()\n" +
+      "    if r == 'correct': break\n    if r == 'higher': lo = m + 1\n    else: hi = m - 1\n";
+    const tests = [{ stdin: "1" }, { stdin: "777" }];
+    const inline = await s.post("/v1/runs?wait=true", { language: "python", source: bisect, tests, interactor });
+    expect(inline.status).toBe(200);
+    expect((inline.json as RunResult).tests?.map((t) => t.verdict)).toEqual(["accepted", "accepted"]);
+    expect((await put("guess", { tests, interactor })).json.interactor).toEqual({ language: "python" });
+    const stored = (await runAgainst("guess", bisect)).json as RunResult;
+    expect(stored.tests?.map((t) => t.verdict)).toEqual(["accepted", "accepted"]);
+    const guessOne = (await runAgainst("guess", "print(500, flush=True)\ninput()\n")).json as RunResult;
+    expect(guessOne.verdict).toBe("wrong_answer");
+    await del("guess");
+  });
+
   it("refuses what it cannot judge, naming the field", async () => {
     const noAnswer = await put("x", { tests: [{ stdin: "1\n" }] });
     expect(noAnswer.status).toBe(400);
