@@ -10,17 +10,12 @@ import type { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
 import type { Config } from "../core/config.js";
 import { errorSchema, runRequestSchema, runResultSchema, type RunJob, type RunResult } from "../core/schemas.js";
-import { RESULT_KEY } from "../core/store.js";
+import { BATCH_KEY, RESULT_KEY, type StoredBatch } from "../core/store.js";
+import { CALLBACK_KEY, callbackRefusal, type CallbackRecord } from "../core/callbacks.js";
 import { isRefusal, jobFor, jobOptions, problemsOf, runState } from "./enqueue.js";
 import { fail, jsonContent } from "./reply.js";
 
-const BATCH_KEY = (id: string) => `ruse:batch:${id}`;
 const PAGE_MAX = 100;
-
-interface StoredBatch {
-  runs: string[];
-  createdAt: string;
-}
 
 const idParam = z.object({
   id: z
@@ -38,7 +33,22 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
       body: {
         content: {
           "application/json": {
-            schema: z.object({ runs: z.array(runRequestSchema(cfg)).min(1).max(cfg.maxBatch) }).strict(),
+            schema: z
+              .object({
+                runs: z.array(runRequestSchema(cfg)).min(1).max(cfg.maxBatch),
+                callbackUrl: z
+                  .string()
+                  .max(2048)
+                  .optional()
+                  .superRefine((url, ctx) => {
+                    const why = url === undefined ? null : callbackRefusal(url, cfg.callbackAllow);
+                    if (why) ctx.addIssue({ code: "custom", message: why });
+                  })
+                  .openapi({
+                    description: "POSTed once every run of the batch is done: {id, total, runs: [{id, verdict}]}",
+                  }),
+              })
+              .strict(),
           },
         },
         required: true,
@@ -56,7 +66,7 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
     },
   });
   app.openapi(post, async (c) => {
-    const { runs } = c.req.valid("json");
+    const { runs, callbackUrl } = c.req.valid("json");
     const problems = await problemsOf(redis, runs);
     const jobs: RunJob[] = [];
     for (const [i, r] of runs.entries()) {
@@ -71,10 +81,17 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
     }
     const id = randomUUID();
     const ids = jobs.map(() => randomUUID());
-    const batch: StoredBatch = { runs: ids, createdAt: new Date().toISOString() };
+    const batch: StoredBatch = {
+      runs: ids,
+      createdAt: new Date().toISOString(),
+      ...(callbackUrl ? { callbackUrl } : {}),
+    };
     // Kept as long as the results (a little longer: the last result is written after the batch).
     await redis.set(BATCH_KEY(id), JSON.stringify(batch), "EX", cfg.resultTtlSeconds * 2);
-    await queue.addBulk(jobs.map((data, i) => ({ name: "run", data, opts: jobOptions(cfg, ids[i]!) })));
+    const inBatch = { id, size: jobs.length, ...(callbackUrl ? { callbackUrl } : {}) };
+    await queue.addBulk(
+      jobs.map((data, i) => ({ name: "run", data: { ...data, batch: inBatch }, opts: jobOptions(cfg, ids[i]!) })),
+    );
     return c.json({ id, runs: ids }, 202);
   });
 
@@ -97,6 +114,15 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
           completed: z.number().int(),
           offset: z.number().int(),
           runs: z.array(runResultSchema),
+          callback: z
+            .object({
+              delivered: z.boolean(),
+              attempts: z.number().int(),
+              status: z.number().int().optional(),
+              error: z.string().optional(),
+            })
+            .optional()
+            .openapi({ description: "what became of the batch's callbackUrl, once tried" }),
         }),
         "the batch",
       ),
@@ -124,6 +150,17 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
         return "stored" in r ? (JSON.parse(r.stored) as RunResult) : r.state;
       }),
     );
-    return c.json({ id, total: batch.runs.length, completed, offset, runs }, 200);
+    const callback = await redis.get(CALLBACK_KEY(id));
+    return c.json(
+      {
+        id,
+        total: batch.runs.length,
+        completed,
+        offset,
+        runs,
+        ...(callback ? { callback: JSON.parse(callback) as CallbackRecord } : {}),
+      },
+      200,
+    );
   });
 }

@@ -263,6 +263,8 @@ export const runJobSchema = z.object({
   collect: z.array(z.string()).optional(),
   network: z.boolean(),
   callbackUrl: z.string().optional(),
+  /** the batch the run is part of: its size and callback, for the worker that finishes its last run */
+  batch: z.object({ id: z.string(), size: z.number().int(), callbackUrl: z.string().optional() }).optional(),
   createdAt: z.string(),
   /** a request waits for it (wait=true): its completion is announced (store.ts, DONE_CHANNEL) */
   notify: z.boolean().optional(),

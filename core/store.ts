@@ -51,13 +51,17 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
  * cost the worker ~0.3 ms of CPU per run in writes): the one result (SET NX,
  * with its TTL) and, only if it is the one, its notice on DONE_CHANNEL; the
  * counters; the two histograms (cumulative buckets, count, sum).
- * KEYS: result, metrics, channel. ARGV: result JSON, TTL, notice ("" when no
+ * KEYS: result, metrics, channel, and for a batch's run its count of runs
+ * done (counted only by the result that is the one). Returns that count, 0
+ * (stored, no batch) or -1 (a result was there already: a retried job's).
+ * ARGV: result JSON, TTL, notice ("" when no
  * one waits: nothing is published), the
  * runs_total field, "1" for a sandbox failure, run seconds, wait seconds,
  * then the bucket bounds.
  */
 const FINISH_RUN = `
-if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') and ARGV[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[3]) end
+local stored = redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX')
+if stored and ARGV[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[3]) end
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[2], 'sandbox_failures_total', 1) end
 for h, name in ipairs({'run_duration_seconds', 'queue_wait_seconds'}) do
@@ -67,6 +71,12 @@ for h, name in ipairs({'run_duration_seconds', 'queue_wait_seconds'}) do
   end
   redis.call('HINCRBY', KEYS[2], name .. '_count', 1)
   redis.call('HINCRBYFLOAT', KEYS[2], name .. '_sum', ARGV[5 + h])
+end
+if not stored then return -1 end
+if KEYS[4] then
+  local n = redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[2]) * 2)
+  return n
 end
 return 0`;
 
@@ -84,14 +94,13 @@ export async function finishRun(
   redis: Redis,
   result: RunResult,
   ttlSeconds: number,
-  r: { language: string; verdict: string; runSeconds: number; waitSeconds: number; notify: boolean },
-): Promise<void> {
+  r: { language: string; verdict: string; runSeconds: number; waitSeconds: number; notify: boolean; batch?: string },
+): Promise<number> {
   const json = JSON.stringify(result);
+  const keys = [RESULT_KEY(result.id), METRICS, DONE_CHANNEL, ...(r.batch ? [BATCH_DONE_KEY(r.batch)] : [])];
   const args = [
-    3,
-    RESULT_KEY(result.id),
-    METRICS,
-    DONE_CHANNEL,
+    keys.length,
+    ...keys,
     json,
     ttlSeconds,
     r.notify ? doneNotice(result.id, json) : "",
@@ -105,11 +114,32 @@ export async function finishRun(
   // (EVAL, which loads it) only when this Redis has not seen it yet.
   finishRunSha ||= createHash("sha1").update(FINISH_RUN).digest("hex"); // on first use, not at import
   try {
-    await redis.evalsha(finishRunSha, ...args);
+    return (await redis.evalsha(finishRunSha, ...args)) as number;
   } catch (e) {
     if (!String((e as Error).message).startsWith("NOSCRIPT")) throw e;
-    await redis.eval(FINISH_RUN, ...args);
+    return (await redis.eval(FINISH_RUN, ...args)) as number;
   }
+}
+
+/** A batch: its runs' ids in order (POST /v1/batches), kept as long as their results. */
+export const BATCH_KEY = (id: string) => `ruse:batch:${id}`;
+/** How many of a batch's runs are done: the last one calls the batch's callbackUrl. */
+export const BATCH_DONE_KEY = (id: string) => `ruse:batch-done:${id}`;
+
+export interface StoredBatch {
+  runs: string[];
+  createdAt: string;
+  callbackUrl?: string;
+}
+
+/** Counts a batch run that ended without a result (BullMQ gave it up): its count of runs done. */
+export async function countBatchRun(redis: Redis, batch: string, ttlSeconds: number): Promise<number> {
+  const [[, n]] = (await redis
+    .multi()
+    .incr(BATCH_DONE_KEY(batch))
+    .expire(BATCH_DONE_KEY(batch), ttlSeconds * 2)
+    .exec()) as [[null, number]];
+  return n;
 }
 
 /** Prometheus text format, from the counters hash and the queue's counts. */

@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import { join } from "node:path";
 import type { Config } from "../core/config.js";
 import { runJobSchema, type RunResult } from "../core/schemas.js";
-import { DONE_CHANNEL, QUEUE, doneNotice, finishRun, redisOptions } from "../core/store.js";
+import { DONE_CHANNEL, QUEUE, countBatchRun, doneNotice, finishRun, redisOptions } from "../core/store.js";
 import { startCallbacks } from "./callbacks.js";
 import { CompiledJudges } from "./compiled-judges.js";
 import { executeRun, type Executed, type RunContext } from "./execute.js";
@@ -71,14 +71,19 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
       startedAt: startedAt.toISOString(),
       completedAt: completedAt.toISOString(),
     };
-    await finishRun(redis, result, cfg.resultTtlSeconds, {
+    const queued = parsed.success ? parsed.data : undefined;
+    const done = await finishRun(redis, result, cfg.resultTtlSeconds, {
       language: executed.language ?? "unknown",
       verdict: executed.verdict ?? "internal_error",
       runSeconds: (completedAt.getTime() - startedAt.getTime()) / 1000,
       waitSeconds: Math.max(0, (startedAt.getTime() - Date.parse(createdAt)) / 1000),
-      notify: parsed.success && parsed.data.notify === true,
+      notify: queued?.notify === true,
+      batch: queued?.batch?.id,
     });
-    if (parsed.success && parsed.data.callbackUrl) await callbacks.send(result.id, parsed.data.callbackUrl);
+    // Only the result that is the one calls back (a retried job's second result is not stored: done is -1).
+    if (done >= 0 && queued?.callbackUrl) await callbacks.send("run", result.id, queued.callbackUrl);
+    if (queued?.batch?.callbackUrl && done === queued.batch.size)
+      await callbacks.send("batch", queued.batch.id, queued.batch.callbackUrl);
     return executed.verdict ?? "internal_error";
   };
 
@@ -96,8 +101,16 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
   // stalled-job check, its workers killed three times, raises no event
   // here: its waiters answer "queued" at their wait limit.)
   worker.on("failed", (job) => {
-    if (job?.data?.notify === true && job.attemptsMade >= (job.opts.attempts ?? 1))
-      redis.publish(DONE_CHANNEL, doneNotice(job.id!)).catch(() => {});
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    if (job.data?.notify === true) redis.publish(DONE_CHANNEL, doneNotice(job.id!)).catch(() => {});
+    // A batch's run given up is done too: the batch's callback must not wait for it for ever.
+    const batch = runJobSchema.shape.batch.safeParse(job.data?.batch).data;
+    if (batch)
+      countBatchRun(redis, batch.id, cfg.resultTtlSeconds)
+        .then((n) =>
+          n === batch.size && batch.callbackUrl ? callbacks.send("batch", batch.id, batch.callbackUrl) : undefined,
+        )
+        .catch(() => {});
   });
   await worker.waitUntilReady();
   return {

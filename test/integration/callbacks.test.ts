@@ -94,6 +94,36 @@ describe("callbacks", () => {
     expect(calls.filter((c) => c.path === "/down")).toHaveLength(2);
   });
 
+  it("calls a batch's callbackUrl once, when its last run is done, with every run's verdict", async () => {
+    const runs = [
+      { language: "bash", source: "echo a" },
+      { language: "bash", source: "exit 3" },
+      { language: "python", source: "print('c')" },
+    ];
+    const posted = await s.post("/v1/batches", { runs, callbackUrl: `http://127.0.0.1:${port}/batch` });
+    expect(posted.status).toBe(202);
+    const [call] = await callsTo("/batch", 1);
+    expect(JSON.parse(call!.body)).toEqual({
+      id: posted.json.id,
+      total: 3,
+      runs: posted.json.runs.map((id: string, i: number) => ({ id, verdict: ["ok", "runtime_error", "ok"][i] })),
+    });
+    const ts = call!.headers["x-ruse-timestamp"] as string;
+    expect(call!.headers["x-ruse-signature"]).toBe(
+      `sha256=${createHmac("sha256", SECRET).update(`${ts}.${call!.body}`).digest("hex")}`,
+    );
+    // By then every run is done: the batch says so, and what became of its callback.
+    for (let i = 0; i < 100 && !(await s.get(`/v1/batches/${posted.json.id}`)).json.callback; i++) await sleep(50);
+    const batch = (await s.get(`/v1/batches/${posted.json.id}`)).json;
+    expect(batch).toMatchObject({ total: 3, completed: 3, callback: { delivered: true, attempts: 1, status: 200 } });
+    await sleep(500);
+    expect(calls.filter((c) => c.path === "/batch")).toHaveLength(1);
+    const refused = await s.post("/v1/batches", { runs, callbackUrl: "http://127.0.0.1:1/x" });
+    expect(refused.json.issues).toEqual([
+      { path: "callbackUrl", message: "host 127.0.0.1:1 is not in RUSE_CALLBACK_ALLOW" },
+    ]);
+  });
+
   it("refuses to call a host it does not allow, naming callbackUrl", async () => {
     for (const [url, why] of [
       [`http://localhost:${port}/hook`, `host localhost:${port} is not in RUSE_CALLBACK_ALLOW`],
