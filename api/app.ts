@@ -11,14 +11,20 @@ import { languages } from "../rootfs/languages.js";
 import { languageVersions } from "../rootfs/manifest.js";
 import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
 import type { Config } from "../core/config.js";
-import { errorSchema, runRequestSchema, runResultSchema, type RunResult } from "../core/schemas.js";
+import {
+  callbackRecordSchema,
+  errorSchema,
+  runRequestSchema,
+  runResultSchema,
+  type RunResult,
+} from "../core/schemas.js";
 import { renderMetrics } from "../core/store.js";
 import { docsPage } from "./docs.js";
 import { cappedBody } from "./body.js";
 import { batchRoutes } from "./batches.js";
 import { eventRoutes } from "./events.js";
 import { problemRoutes } from "./problems.js";
-import { fail, jsonContent } from "./reply.js";
+import { fail, jsonContent, uuidParam } from "./reply.js";
 import { isRefusal, jobFor, jobOptions, problemsOf, runState } from "./enqueue.js";
 import type { Completions } from "./completions.js";
 
@@ -120,12 +126,6 @@ export function createApp(deps: Deps): OpenAPIHono {
     return waiting.n >= cfg.maxQueue;
   };
 
-  const idParam = z.object({
-    id: z
-      .string()
-      .uuid()
-      .openapi({ param: { name: "id", in: "path" } }),
-  });
   const runRequest = runRequestSchema(cfg);
 
   const postRun = createRoute({
@@ -172,7 +172,7 @@ export function createApp(deps: Deps): OpenAPIHono {
     method: "get",
     path: "/v1/runs/{id}",
     summary: "A run's status and, once completed, its result (kept for RUSE_RESULT_TTL seconds)",
-    request: { params: idParam },
+    request: { params: uuidParam },
     responses: { 200: jsonContent(runResultSchema, "the run"), 404: jsonContent(errorSchema, "unknown or expired") },
   });
   app.openapi(getRun, async (c) => {
@@ -186,17 +186,9 @@ export function createApp(deps: Deps): OpenAPIHono {
     method: "get",
     path: "/v1/runs/{id}/callback",
     summary: "What became of a run's callbackUrl: delivered, or given up after RUSE_CALLBACK_ATTEMPTS tries",
-    request: { params: idParam },
+    request: { params: uuidParam },
     responses: {
-      200: jsonContent(
-        z.object({
-          delivered: z.boolean(),
-          attempts: z.number().int(),
-          status: z.number().int().optional(),
-          error: z.string().optional(),
-        }),
-        "delivered (the receiver's status) or given up (the last error)",
-      ),
+      200: jsonContent(callbackRecordSchema, "delivered (the receiver's status) or given up (the last error)"),
       404: jsonContent(errorSchema, "no callback done or given up for this run (yet)"),
     },
   });

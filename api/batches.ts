@@ -9,20 +9,21 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
 import type { Config } from "../core/config.js";
-import { errorSchema, runRequestSchema, runResultSchema, type RunJob, type RunResult } from "../core/schemas.js";
+import {
+  callbackRecordSchema,
+  callbackUrlSchema,
+  errorSchema,
+  runRequestSchema,
+  runResultSchema,
+  type RunJob,
+  type RunResult,
+} from "../core/schemas.js";
 import { BATCH_KEY, RESULT_KEY, type StoredBatch } from "../core/store.js";
-import { CALLBACK_KEY, callbackRefusal, type CallbackRecord } from "../core/callbacks.js";
+import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
 import { isRefusal, jobFor, jobOptions, problemsOf, runState } from "./enqueue.js";
-import { fail, jsonContent } from "./reply.js";
+import { fail, jsonContent, uuidParam } from "./reply.js";
 
 const PAGE_MAX = 100;
-
-const idParam = z.object({
-  id: z
-    .string()
-    .uuid()
-    .openapi({ param: { name: "id", in: "path" } }),
-});
 
 export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: Redis): void {
   const post = createRoute({
@@ -36,17 +37,9 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
             schema: z
               .object({
                 runs: z.array(runRequestSchema(cfg)).min(1).max(cfg.maxBatch),
-                callbackUrl: z
-                  .string()
-                  .max(2048)
-                  .optional()
-                  .superRefine((url, ctx) => {
-                    const why = url === undefined ? null : callbackRefusal(url, cfg.callbackAllow);
-                    if (why) ctx.addIssue({ code: "custom", message: why });
-                  })
-                  .openapi({
-                    description: "POSTed once every run of the batch is done: {id, total, runs: [{id, verdict}]}",
-                  }),
+                callbackUrl: callbackUrlSchema(cfg).openapi({
+                  description: "POSTed once every run of the batch is done: {id, total, runs: [{id, verdict}]}",
+                }),
               })
               .strict(),
           },
@@ -100,7 +93,7 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
     path: "/v1/batches/{id}",
     summary: `A batch: how many of its runs completed, and a page of them (at most ${PAGE_MAX}) in order`,
     request: {
-      params: idParam,
+      params: uuidParam,
       query: z.object({
         offset: z.coerce.number().int().min(0).default(0),
         limit: z.coerce.number().int().min(1).max(PAGE_MAX).default(PAGE_MAX),
@@ -114,13 +107,7 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
           completed: z.number().int(),
           offset: z.number().int(),
           runs: z.array(runResultSchema),
-          callback: z
-            .object({
-              delivered: z.boolean(),
-              attempts: z.number().int(),
-              status: z.number().int().optional(),
-              error: z.string().optional(),
-            })
+          callback: callbackRecordSchema
             .optional()
             .openapi({ description: "what became of the batch's callbackUrl, once tried" }),
         }),

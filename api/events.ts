@@ -11,17 +11,10 @@ import type { Redis } from "ioredis";
 import { streamSSE } from "hono/streaming";
 import { errorSchema } from "../core/schemas.js";
 import { runState } from "./enqueue.js";
-import { fail, jsonContent } from "./reply.js";
+import { fail, jsonContent, uuidParam } from "./reply.js";
 
 const POLL_MS = 100;
 const KEEPALIVE_MS = 15_000;
-
-const idParam = z.object({
-  id: z
-    .string()
-    .uuid()
-    .openapi({ param: { name: "id", in: "path" } }),
-});
 
 export function eventRoutes(app: OpenAPIHono, queue: Queue, redis: Redis): void {
   const events = createRoute({
@@ -29,7 +22,7 @@ export function eventRoutes(app: OpenAPIHono, queue: Queue, redis: Redis): void 
     path: "/v1/runs/{id}/events",
     summary:
       "A run's progress as Server-Sent Events: state (queued, running) on each change, then result, then the end",
-    request: { params: idParam },
+    request: { params: uuidParam },
     responses: {
       200: {
         content: { "text/event-stream": { schema: z.string() } },

@@ -1,6 +1,6 @@
 // The API's answers that every route shares: an error as JSON (with the
 // fields at fault), and a route's JSON response for the OpenAPI document.
-import type { z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 
 export type Issue = { path: string; message: string };
@@ -16,4 +16,12 @@ export const fail = <S extends 400 | 401 | 404 | 413 | 429 | 503 | 507>(
 export const jsonContent = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
+});
+
+/** A run's or a batch's id in a route's path. */
+export const uuidParam = z.object({
+  id: z
+    .string()
+    .uuid()
+    .openapi({ param: { name: "id", in: "path" } }),
 });

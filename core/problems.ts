@@ -53,6 +53,18 @@ export const sha256 = (data: Buffer): string => createHash("sha256").update(data
 export class StoreFullError extends Error {}
 
 /**
+ * Lua: one reference to the blob named by `sha` (a Lua variable) dropped;
+ * the last one deletes the blob and takes its bytes off the count. KEYS[3]
+ * is the reference counts, KEYS[4] the byte count, in every script here.
+ */
+const dropRef = (sha: string) => `
+  if redis.call('HINCRBY', KEYS[3], ${sha}, -1) <= 0 then
+    redis.call('HDEL', KEYS[3], ${sha})
+    redis.call('DECRBY', KEYS[4], redis.call('STRLEN', 'ruse:blob:' .. ${sha}))
+    redis.call('DEL', 'ruse:blob:' .. ${sha})
+  end`;
+
+/**
  * PUT, in one script so that concurrent PUTs and DELETEs keep the counts
  * true: every new blob is stored (SET NX: one copy however many problems
  * hold it) and referenced, the old version's references are dropped and a
@@ -84,27 +96,15 @@ for sha, data in pairs(new) do
   if redis.call('SET', 'ruse:blob:' .. sha, data, 'NX') then redis.call('INCRBY', KEYS[4], #data) end
   redis.call('HINCRBY', KEYS[3], sha, 1)
 end
-for sha in pairs(old) do
-  if redis.call('HINCRBY', KEYS[3], sha, -1) <= 0 then
-    redis.call('HDEL', KEYS[3], sha)
-    redis.call('DECRBY', KEYS[4], redis.call('STRLEN', 'ruse:blob:' .. sha))
-    redis.call('DEL', 'ruse:blob:' .. sha)
-  end
-end
+for sha in pairs(old) do ${dropRef("sha")} end
 redis.call('SET', KEYS[1], ARGV[2])
 return redis.call('INCR', KEYS[2])`;
 
-/** DELETE: the record goes, and each of its blobs loses a reference (the last one deletes it). */
+/** DELETE: the record goes, and each of its blobs loses a reference. KEYS as PUT's. */
 const DELETE_PROBLEM = `
 local json = redis.call('GET', KEYS[1])
 if not json then return 0 end
-for _, sha in ipairs(cjson.decode(json).blobs) do
-  if redis.call('HINCRBY', KEYS[2], sha, -1) <= 0 then
-    redis.call('HDEL', KEYS[2], sha)
-    redis.call('DECRBY', KEYS[3], redis.call('STRLEN', 'ruse:blob:' .. sha))
-    redis.call('DEL', 'ruse:blob:' .. sha)
-  end
-end
+for _, sha in ipairs(cjson.decode(json).blobs) do ${dropRef("sha")} end
 redis.call('DEL', KEYS[1])
 return 1`;
 
@@ -152,13 +152,7 @@ end
 local was = {}
 for _, h in ipairs(p.blobs) do was[h] = true end
 if not was[sha] then redis.call('HINCRBY', KEYS[3], sha, 1) end
-if old and not seen[old] and was[old] then
-  if redis.call('HINCRBY', KEYS[3], old, -1) <= 0 then
-    redis.call('HDEL', KEYS[3], old)
-    redis.call('DECRBY', KEYS[4], redis.call('STRLEN', 'ruse:blob:' .. old))
-    redis.call('DEL', 'ruse:blob:' .. old)
-  end
-end
+if old and not seen[old] and was[old] then ${dropRef("old")} end
 p.blobs = blobs
 p.updatedAt = ARGV[6]
 redis.call('SET', KEYS[1], cjson.encode(p))
@@ -262,7 +256,7 @@ export async function getProblem(redis: Redis, id: string): Promise<Problem | nu
 
 /** Deletes the problem; false when there was none. */
 export async function deleteProblem(redis: Redis, id: string): Promise<boolean> {
-  return (await redis.eval(DELETE_PROBLEM, 3, PROBLEM_KEY(id), BLOB_REFS, BLOB_BYTES)) === 1;
+  return (await redis.eval(DELETE_PROBLEM, 4, PROBLEM_KEY(id), VERSION_KEY(id), BLOB_REFS, BLOB_BYTES)) === 1;
 }
 
 /** Bytes of test data the store holds, each distinct blob once. */

@@ -155,6 +155,28 @@ export function problemRequestSchema(cfg: Config) {
 }
 export type ProblemRequest = z.infer<ReturnType<typeof problemRequestSchema>>;
 
+/** A URL the server may call back (core/callbacks.ts), or a 400 naming the field and why not. */
+export function callbackUrlSchema(cfg: Config) {
+  return z
+    .string()
+    .max(2048)
+    .optional()
+    .superRefine((url, ctx) => {
+      const why = url === undefined ? null : callbackRefusal(url, cfg.callbackAllow);
+      if (why) ctx.addIssue({ code: "custom", message: why });
+    });
+}
+
+/** What became of a callback (core/callbacks.ts: CallbackRecord). */
+export const callbackRecordSchema = z
+  .object({
+    delivered: z.boolean(),
+    attempts: z.number().int(),
+    status: z.number().int().optional(),
+    error: z.string().optional(),
+  })
+  .openapi("Callback");
+
 /** POST /v1/runs, with the server's maximums built in. */
 export function runRequestSchema(cfg: Config) {
   return z
@@ -206,15 +228,9 @@ export function runRequestSchema(cfg: Config) {
         .boolean()
         .default(false)
         .refine((v) => !v || cfg.allowNetwork, { message: "network is disabled on this server" }),
-      callbackUrl: z
-        .string()
-        .max(2048)
-        .optional()
-        .superRefine((url, ctx) => {
-          const why = url === undefined ? null : callbackRefusal(url, cfg.callbackAllow);
-          if (why) ctx.addIssue({ code: "custom", message: why });
-        })
-        .openapi({ description: "POSTed the result once the run completes, signed (README: Callbacks)" }),
+      callbackUrl: callbackUrlSchema(cfg).openapi({
+        description: "POSTed the result once the run completes, signed (README: Callbacks)",
+      }),
     })
     .strict()
     .superRefine((r, ctx) => {
