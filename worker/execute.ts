@@ -26,22 +26,21 @@ export type Executed = Pick<
   "verdict" | "compile" | "run" | "tests" | "usage" | "language" | "message" | "files"
 >;
 
-/** A test as the worker judges it: a stored problem's input comes as bytes. */
-interface Test {
-  stdin: string | Buffer;
-  expectedOutput?: string;
-}
+/**
+ * A test as the worker judges it, read when its turn comes: a stored
+ * problem's data (up to hundreds of MiB a test) is in memory only while its
+ * test is judged, not all of a run's at once.
+ */
+type Test = () => Promise<{ stdin: string | Buffer; expectedOutput?: string }>;
 
 /** The run's tests: its own, or its problem's, read through the worker's cache of test data. */
-async function testsOf(job: RunJob, testData?: TestDataCache): Promise<Test[] | undefined> {
-  if (!job.problem) return job.tests;
+function testsOf(job: RunJob, testData?: TestDataCache): Test[] | undefined {
+  if (!job.problem) return job.tests?.map((t) => async () => t);
   if (!testData) throw new Error("this worker has no test data store");
-  return Promise.all(
-    job.problem.tests.map(async (t) => ({
-      stdin: await testData.get(t.input),
-      ...(t.answer ? { expectedOutput: (await testData.get(t.answer)).toString("utf8") } : {}),
-    })),
-  );
+  return job.problem.tests.map((t) => async () => ({
+    stdin: await testData.get(t.input),
+    ...(t.answer ? { expectedOutput: (await testData.get(t.answer)).toString("utf8") } : {}),
+  }));
 }
 
 const decode = (files: RunJob["files"]): SandboxFile[] =>
@@ -179,7 +178,7 @@ async function runTests(
 ): Promise<Stage[]> {
   const checker = job.checker ? judgeProg : null;
   const judge = async (i: number): Promise<Stage> => {
-    const t = tests[i]!;
+    const t = await tests[i]!();
     if (job.interactor) return interactOnce(t.stdin);
     const r = await runOnce(t.stdin);
     if (r.verdict !== "ok") return stage(r, r.verdict, undefined, TEST_OUTPUT_KEPT);
@@ -310,7 +309,7 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[], ctx: RunCon
   });
   const runOnce = (stdin: string | Buffer) => sb.run(runSpec(stdin));
 
-  const tests = await testsOf(job, ctx.testData);
+  const tests = testsOf(job, ctx.testData);
   if (!tests) {
     const r = await runOnce(job.stdin);
     // A file named both exactly and by a glob is walked twice: keep it once.
