@@ -232,7 +232,20 @@ describe("with a worker, no API keys", () => {
       expect(r.status).toBe(200);
       expect(r.json).toBeDefined();
       expect(r.json.openapi).toMatch(/^3\./);
-      expect(Object.keys(r.json.paths)).toEqual(expect.arrayContaining(["/v1/runs", "/v1/runs/{id}", "/v1/languages"]));
+      expect(Object.keys(r.json.paths)).toEqual(
+        expect.arrayContaining([
+          "/v1/runs",
+          "/v1/runs/{id}",
+          "/v1/runs/{id}/events",
+          "/v1/runs/{id}/callback",
+          "/v1/batches",
+          "/v1/batches/{id}",
+          "/v1/problems/{id}",
+          "/v1/problems/{id}/tests/{n}/{part}",
+          "/v1/languages",
+        ]),
+      );
+      expect(Object.keys(r.json.paths["/v1/problems/{id}"])).toEqual(expect.arrayContaining(["put", "get", "delete"]));
       expect(r.json.paths["/v1/runs"].post.responses).toHaveProperty("202");
       const req = r.json.components.schemas.RunRequest;
       expect(Object.keys(req.properties)).toEqual(
@@ -245,6 +258,8 @@ describe("with a worker, no API keys", () => {
           "limits",
           "compileLimits",
           "tests",
+          "problem",
+          "callbackUrl",
           "network",
         ]),
       );
@@ -258,6 +273,7 @@ describe("with a worker, no API keys", () => {
       expect(r.headers.get("content-type")).toMatch(/^text\/html/);
       expect(r.text).toMatch(/^<!doctype html>/i);
       expect(r.text).toContain("POST /v1/runs");
+      expect(r.text).toContain("PUT /v1/problems/{id}");
     });
 
     it("an unknown route is a 404 JSON error", async () => {
