@@ -56,6 +56,25 @@ describe("Server-Sent Events of a run", () => {
     await w.close();
   });
 
+  it("keeps at most 512 streams open, and frees a stream's place when its client goes", async () => {
+    const { id } = (await s.post("/v1/runs", { language: "bash", source: "true" })).json; // stays queued: no worker
+    const clients = Array.from({ length: 512 }, () => new AbortController());
+    const opened = await Promise.all(clients.map((a) => fetch(`${s.base}/v1/runs/${id}/events`, { signal: a.signal })));
+    expect(opened.every((r) => r.status === 200)).toBe(true);
+    const over = await s.get(`/v1/runs/${id}/events`);
+    expect(over.status).toBe(429);
+    expect(over.json.error).toMatch(/512 event streams are open/);
+    for (const a of clients) a.abort();
+    let again: Response | undefined;
+    for (let i = 0; i < 50 && again?.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      again = await fetch(`${s.base}/v1/runs/${id}/events`);
+      if (again.status !== 200) await again.body?.cancel();
+    }
+    expect(again?.status).toBe(200);
+    await again?.body?.cancel();
+  });
+
   it("answers 404 for a run it does not know", async () => {
     const r = await s.get("/v1/runs/00000000-0000-4000-8000-000000000000/events");
     expect(r.status).toBe(404);
