@@ -151,8 +151,11 @@ ensure_checkout_readable() {
 # (a no-op when nothing changed), then mounted read-only: kernel squashfs as
 # root, squashfuse otherwise.
 ensure_images() {
-  npx tsx rootfs/build.ts
-  npx tsx rootfs/mounts.ts
+  # node --import tsx, not npx tsx: one node process instead of three (npx,
+  # tsx's CLI, node), which also counts under the lane's emulator, where a
+  # starting node dies now and then.
+  node --import tsx rootfs/build.ts
+  node --import tsx rootfs/mounts.ts
 }
 
 ensure_packages
