@@ -633,8 +633,10 @@ describe("copying out collected files does not count against the program", () =>
   });
 
   it("the copy-out's CPU time is not the program's", async () => {
+    // Under emulation filling 150 MiB alone takes about 2 s of CPU: the
+    // program gets room for it, and the margin is as many times wider.
     const r = await probe(["fill", "/box/big", "+", "burn", "200"], {
-      limits: l,
+      limits: EMULATED ? { ...l, cpuMs: 20_000, wallMs: 60_000 } : l,
       collect: ["big"],
       collectMaxBytes: 256 * MiB,
     });
@@ -643,7 +645,7 @@ describe("copying out collected files does not count against the program", () =>
     // The probe's own CPU clock (fill and burn) at its end, vs the run's.
     const own = Number(kv(r.stdout).burned);
     expect(own).toBeGreaterThanOrEqual(200);
-    expect(r.usage.cpuMs - own, describeRun(r)).toBeLessThan(15);
+    expect(r.usage.cpuMs - own, describeRun(r)).toBeLessThan(EMULATED ? 300 : 15);
   });
 });
 
