@@ -5,20 +5,15 @@
 // server calls only the hosts its operator allows, and each check below says
 // which hole it closes.
 import { createHmac } from "node:crypto";
+import type { z } from "@hono/zod-openapi";
+import type { callbackRecordSchema } from "./schemas.js";
 
 export const CALLBACK_QUEUE = "callbacks";
 /** What became of a run's callback: delivered, or given up after its attempts. */
 export const CALLBACK_KEY = (runId: string) => `ruse:callback:${runId}`;
 
-/** What became of a run's callback (GET /v1/runs/{id}/callback). */
-export interface CallbackRecord {
-  delivered: boolean;
-  attempts: number;
-  /** the receiver's answer, when delivered */
-  status?: number;
-  /** the last try's failure, when given up */
-  error?: string;
-}
+/** What became of a run's or a batch's callback: its schema is core/schemas.ts's callbackRecordSchema. */
+export type CallbackRecord = z.infer<typeof callbackRecordSchema>;
 
 /** Why `url` may not be called (null: it may), under the allowed `host[:port]` list. */
 export function callbackRefusal(url: string, allow: readonly string[]): string | null {

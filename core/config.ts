@@ -63,7 +63,6 @@ export interface Config {
   /** accept the documented weaker mode without subordinate ids (README: Weaker mode) */
   weakSameUid: boolean;
   cgroup: CgroupPlace;
-  images: ImagePaths;
 }
 
 const int = (v: string | undefined, dflt: number, name: string): number => {
@@ -115,7 +114,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     jobLockMs: int(env.RUSE_JOB_LOCK_MS, 30_000, "RUSE_JOB_LOCK_MS"),
     weakSameUid: env.RUSE_WEAK_SAME_UID === "1",
     cgroup: { root: path(env.RUSE_CGROUP_ROOT), name: path(env.RUSE_CGROUP_NAME) },
-    images: imagePaths(env),
   };
   if (cfg.callbackAllow.length && !cfg.callbackSecret)
     throw new Error("RUSE_CALLBACK_ALLOW needs RUSE_CALLBACK_SECRET: every callback is signed with it");

@@ -167,7 +167,7 @@ export function callbackUrlSchema(cfg: Config) {
     });
 }
 
-/** What became of a callback (core/callbacks.ts: CallbackRecord). */
+/** What became of a callback: delivered (the receiver's status), or given up (the last try's error). */
 export const callbackRecordSchema = z
   .object({
     delivered: z.boolean(),

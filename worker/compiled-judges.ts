@@ -19,8 +19,6 @@ export interface CompiledEntry<T> {
 
 export class CompiledJudges<T> {
   private readonly entries = new Map<string, Promise<CompiledEntry<T>>>();
-  /** compiles done: each distinct program once while it stays cached */
-  compiles = 0;
 
   constructor(
     /** told each compile, with the program's key: the worker logs it */
@@ -45,7 +43,6 @@ export class CompiledJudges<T> {
       this.entries.set(key, e);
       return (await e).value;
     }
-    this.compiles++;
     this.onCompile(key);
     e = compile().then((r) => {
       if (!r.keep) {

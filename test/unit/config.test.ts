@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../core/config.js";
+import { imagePaths, loadConfig } from "../../core/config.js";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const read = (f: string) => readFileSync(join(REPO, f), "utf8");
@@ -16,18 +16,20 @@ const named = (text: string) => new Set([...text.matchAll(/\bRUSE_[A-Z0-9_]+/g)]
 
 describe("loadConfig", () => {
   it("reads the variables once read elsewhere: job lock, weak mode, cgroup place, image paths", () => {
-    const cfg = loadConfig({
+    const env = {
       RUSE_JOB_LOCK_MS: "1500",
       RUSE_WEAK_SAME_UID: "1",
       RUSE_CGROUP_ROOT: "/sys/fs/cgroup/unified",
       RUSE_CGROUP_NAME: "judge",
       RUSE_IMAGE_CACHE: "/srv/images",
       RUSE_IMAGE_MOUNTS: "/srv/mounts",
-    });
+    };
+    const cfg = loadConfig(env);
     expect(cfg.jobLockMs).toBe(1500);
     expect(cfg.weakSameUid).toBe(true);
     expect(cfg.cgroup).toEqual({ root: "/sys/fs/cgroup/unified", name: "judge" });
-    expect(cfg.images).toEqual({ cacheDir: "/srv/images", mountRoot: "/srv/mounts" });
+    // rootfs/ reads the image paths alone (it builds and mounts without a service config).
+    expect(imagePaths(env)).toEqual({ cacheDir: "/srv/images", mountRoot: "/srv/mounts" });
     const dflt = loadConfig({}, 3);
     expect({ lock: dflt.jobLockMs, weak: dflt.weakSameUid, slots: dflt.concurrency }).toEqual({
       lock: 30_000,
