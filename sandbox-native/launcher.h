@@ -11,7 +11,7 @@
 #define MAX_ENV 256
 #define MAX_CG1 8
 #define MAX_COLLECT 64
-#define MAX_IMAGES 32
+#define MAX_IMAGES 96 /* image stacks a slot holds: the catalogue has 37; each costs one descriptor per slot */
 
 /* Inside the sandbox the program is always this uid/gid (user "runner" in
  * the images' /etc/passwd). Uid 0 is never mapped, so there is no root. */

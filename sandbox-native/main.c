@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -120,6 +121,12 @@ static int launch(struct config *cfg) {
   if (pipe2(status_pipe, O_CLOEXEC) || pipe2(go_pipe, O_CLOEXEC) || pipe2(in_pipe, O_CLOEXEC) ||
       pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC))
     fail("pipe: %s", strerror(errno));
+  /* Our pipes are ours (0600), and our uid is not mapped in the run's user
+   * namespace: reopening them through /dev/stdin (/proc/self/fd/0), as
+   * programs do, would be denied. Their only paths are /proc/<pid>/fd links,
+   * which only the run's own processes can follow: 0666 opens them to it alone. */
+  if (fchmod(in_pipe[0], 0666) || fchmod(out_pipe[1], 0666) || fchmod(err_pipe[1], 0666))
+    fail("chmod the stdio pipes: %s", strerror(errno));
 
   user_enter_namespace(cfg);
   net_enter_namespace(cfg);

@@ -152,6 +152,24 @@ describe("arguments", () => {
   });
 });
 
+describe("stdio", () => {
+  it("the program reopens its stdin, stdout and stderr through /dev/std*, as programs do", async () => {
+    for (let i = 0; i < 2; i++) {
+      // a cold sandbox, then a prepared one; the launcher's pipes belong to an uid the run cannot see
+      const r = await sb.run({
+        layers: baseLayers(),
+        argv: ["/bin/sh", "-c", "cat /dev/stdin; echo out > /dev/stdout; echo err > /dev/stderr"],
+        stdin: "in\n",
+        env: { PATH: "/usr/bin:/bin" },
+        limits,
+      });
+      expect(r.verdict, describeRun(r)).toBe("ok");
+      expect(r.stdout.toString()).toBe("in\nout\n");
+      expect(r.stderr.toString()).toBe("err\n");
+    }
+  });
+});
+
 describe("file system", () => {
   it("the root is read-only; /tmp and /box are writable", async () => {
     for (const [path, want] of [
