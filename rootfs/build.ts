@@ -1,40 +1,32 @@
-// Builds the read-only root file system images from Debian packages.
+// Builds one image from Debian packages: the recipe of every image.
 //
-//   npx tsx rootfs/build.ts [--only base,python,...] [--cache DIR] [--force] [--comp zstd|lz4]
-//
-// base.sqfs is a minimal Debian; each language layer holds only the files its
-// packages add or change over base (composed at run time with overlayfs
-// lowerdir=LAYER:BASE).  Pipeline per image, the same as root and as an
-// unprivileged user (mmdebstrap --mode=unshare):
-//   mmdebstrap --format=tar -> (layers: keep entries that differ from base's
-//   index) -> mksquashfs -tar -> check -> rename into the cache + manifest.
+// base is a minimal Debian; each layer holds only the files its packages add
+// or change over the image under it (composed at run time with overlayfs
+// lowerdir=LAYER:...:BASE). Pipeline, the same as root and as an unprivileged
+// user (mmdebstrap --mode=unshare):
+//   mmdebstrap --format=tar (base + the packages of the layer and of those
+//   under it) -> (layers: keep the members that differ from the index of the
+//   image under it) -> mksquashfs -tar -> version check -> rename into the cache.
 // Working on tar streams (rootfs/tar.ts) means ownership is right without being
-// root and the diff never needs to read a root-owned tree.  The content of this
+// root and the diff never needs to read a root-owned tree. The content of this
 // file, debian.ts and tar.ts is part of every image's hash key: editing any of
-// them rebuilds everything.
+// them rebuilds everything. Which images to build, and the manifest, are
+// rootfs/images.ts (npm run images).
 
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { runInImages } from "./chroot.js";
-import { getLanguage, layerName } from "./languages.js";
 import {
-  buildCacheDir,
   imageFileName,
   indexFileName,
   fileSha256,
-  readManifest,
-  verifyImage,
-  writeManifest,
   type ImageRecord,
   type LanguageVersion,
   type Manifest,
 } from "./manifest.js";
-import { BASE_IMAGE, currentBuildInputs, imageHashes, imageSpecs, SUITE, type ImageSpec } from "./recipe.js";
-import { lockCache, sweepCache } from "./cache.js";
+import { SUITE, type ImageSpec } from "./recipe.js";
 import { BASE_PACKAGES, mksquashfs, mmdebstrap } from "./debian.js";
 import { scanTar, writeTar, type TarEntry } from "./tar.js";
 
@@ -42,14 +34,8 @@ const isRoot = process.getuid?.() === 0;
 
 // ---------------------------------------------------------------- helpers
 
-const log = (msg: string): void => void process.stdout.write(`${msg}\n`);
-const secs = (t0: number): number => Math.round((performance.now() - t0) / 100) / 10;
-const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
-
-function die(msg: string): never {
-  process.stderr.write(`build: ${msg}\n`);
-  process.exit(1);
-}
+export const secs = (t0: number): number => Math.round((performance.now() - t0) / 100) / 10;
+export const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
 /** First number like 3.11.2 in the first non-empty line of a version command's output. */
 export function parseVersion(output: string): LanguageVersion {
@@ -94,15 +80,17 @@ export function layerMembers(
 
 // ---------------------------------------------------------------- build steps
 
-interface Context {
+export interface Context {
   cacheDir: string;
   comp: string;
   hashes: Record<string, string>;
   mirrors: string[];
   manifest: Manifest;
+  /** Where the build's steps are reported. */
+  log: (msg: string) => void;
 }
 
-const indexFile = (ctx: Context, name: string): string =>
+export const indexFile = (ctx: Context, name: string): string =>
   path.join(ctx.cacheDir, indexFileName(name, ctx.hashes[name]!));
 
 function loadIndex(ctx: Context, name: string): Map<string, string> {
@@ -124,8 +112,8 @@ function writeAtomic(file: string, data: Buffer): void {
   fs.renameSync(`${file}.tmp-${process.pid}`, file);
 }
 
-/** Builds one image into the cache and records it in the manifest. */
-function buildImage(ctx: Context, spec: ImageSpec): ImageRecord {
+/** Builds one image into the cache; the caller records it in the manifest. */
+export function buildImage(ctx: Context, spec: ImageSpec): ImageRecord {
   const t0 = performance.now();
   const hash = ctx.hashes[spec.name]!;
   const work = fs.mkdtempSync(path.join(ctx.cacheDir, `.work-${process.pid}-${spec.name}-`));
@@ -133,10 +121,10 @@ function buildImage(ctx: Context, spec: ImageSpec): ImageRecord {
     const full = path.join(work, "rootfs.tar");
     const versionsDir = path.join(work, "versions");
     fs.mkdirSync(versionsDir);
-    log(`[${spec.name}] mmdebstrap ${SUITE} + ${[...BASE_PACKAGES, ...spec.packages].join(" ")} ...`);
+    ctx.log(`[${spec.name}] mmdebstrap ${SUITE} + ${[...BASE_PACKAGES, ...spec.packages].join(" ")} ...`);
     let t = performance.now();
     mmdebstrap(spec, full, versionsDir, ctx.mirrors);
-    log(`[${spec.name}]   done in ${secs(t)} s (tar ${mb(fs.statSync(full).size)})`);
+    ctx.log(`[${spec.name}]   done in ${secs(t)} s (tar ${mb(fs.statSync(full).size)})`);
 
     t = performance.now();
     const entries = scanTar(full);
@@ -147,20 +135,20 @@ function buildImage(ctx: Context, spec: ImageSpec): ImageRecord {
       keep = (e) => set.has(e.path);
       // Overlay layers can only add or replace: a file that installing packages removed would still show.
       if (removed.length)
-        log(
-          `[${spec.name}]   warning: ${removed.length} base paths absent here (still visible through base): ${removed.slice(0, 5).join(" ")}`,
+        ctx.log(
+          `[${spec.name}]   warning: ${removed.length} paths of ${spec.parent} absent here (still visible through it): ${removed.slice(0, 5).join(" ")}`,
         );
     }
     const { members, bytes } = writeTar(full, entries, keep, imageTar);
-    log(
-      `[${spec.name}]   ${spec.parent ? "diff against base" : "filter"}: ${members}/${entries.length} members, ${mb(bytes)} in ${secs(t)} s`,
+    ctx.log(
+      `[${spec.name}]   ${spec.parent ? `diff against ${spec.parent}` : "filter"}: ${members}/${entries.length} members, ${mb(bytes)} in ${secs(t)} s`,
     );
 
     t = performance.now();
     const tmpImage = path.join(work, "image.sqfs");
     mksquashfs(imageTar, tmpImage, ctx.comp);
     const sizeBytes = fs.statSync(tmpImage).size;
-    log(`[${spec.name}]   mksquashfs -comp ${ctx.comp}: ${mb(sizeBytes)} in ${secs(t)} s`);
+    ctx.log(`[${spec.name}]   mksquashfs -comp ${ctx.comp}: ${mb(sizeBytes)} in ${secs(t)} s`);
 
     // Versions: as printed inside the build chroot; as root, re-read from the
     // finished image composed like the launcher does, which also proves the layer works.
@@ -170,18 +158,18 @@ function buildImage(ctx: Context, spec: ImageSpec): ImageRecord {
     }
     if (isRoot) {
       t = performance.now();
-      const stack = spec.parent
-        ? [tmpImage, path.join(ctx.cacheDir, ctx.manifest.images[spec.parent]!.file)]
-        : [tmpImage];
+      const stack = [tmpImage];
+      for (let p = spec.parent; p !== null; p = ctx.manifest.images[p]!.parent)
+        stack.push(path.join(ctx.cacheDir, ctx.manifest.images[p]!.file));
       for (const [id, argv] of Object.entries(spec.versionCommands)) {
         const r = runInImages(stack, argv);
         if (r.status !== 0)
           throw new Error(`${argv.join(" ")} fails in the composed image (exit ${r.status}): ${r.stdout}${r.stderr}`);
         versions[id] = parseVersion(r.stdout + r.stderr);
       }
-      log(`[${spec.name}]   composed-image check (overlay, uid 1000) passed in ${secs(t)} s`);
+      ctx.log(`[${spec.name}]   composed-image check (overlay, uid 1000) passed in ${secs(t)} s`);
     } else {
-      log(`[${spec.name}]   composed-image check skipped (needs root; run npx tsx rootfs/verify.ts as root)`);
+      ctx.log(`[${spec.name}]   composed-image check skipped (needs root; run npx tsx rootfs/verify.ts as root)`);
     }
     const debian = fs.readFileSync(path.join(versionsDir, "ruse-versions", "_debian"), "utf8").trim();
 
@@ -203,136 +191,29 @@ function buildImage(ctx: Context, spec: ImageSpec): ImageRecord {
       buildSeconds: secs(t0),
     };
     fs.renameSync(tmpImage, path.join(ctx.cacheDir, file));
-    if (spec.parent === null) {
-      const index = Object.fromEntries(entries.filter(inImage).map((e) => [e.path, e.id]));
-      writeAtomic(indexFile(ctx, spec.name), gzipSync(JSON.stringify(index)));
-    }
+    // The index of the whole tree (this image and those under it): what a layer over this one is diffed against.
+    const index = Object.fromEntries(entries.filter(inImage).map((e) => [e.path, e.id]));
+    writeAtomic(indexFile(ctx, spec.name), gzipSync(JSON.stringify(index)));
     return record;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-/** Fails early, with the fix, if mmdebstrap cannot run for this user. */
-function checkCanBuild(): void {
+/** Why this user cannot run mmdebstrap and mksquashfs, with the fix; null if it can. */
+export function cannotBuild(): string | null {
   for (const tool of ["mmdebstrap", "mksquashfs"]) {
     if (spawnSync(tool, ["--version"], { stdio: "ignore" }).error)
-      die(`${tool} is missing: apt-get install mmdebstrap squashfs-tools`);
+      return `${tool} is missing: apt-get install mmdebstrap squashfs-tools`;
   }
-  if (isRoot) return;
+  if (isRoot) return null;
   const r = spawnSync("mmdebstrap", ["--unshare-helper", "true"], { encoding: "utf8" });
-  if (r.status !== 0) {
-    const user = process.env.USER ?? String(process.getuid?.());
-    die(
-      `mmdebstrap --mode=unshare does not work for this user:\n${(r.stderr ?? "").trim()}\n` +
-        `It needs newuidmap/newgidmap (package uidmap) and ranges for ${user} in /etc/subuid and /etc/subgid, e.g.\n` +
-        `  usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}\n` +
-        `or run the build as root.`,
-    );
-  }
+  if (r.status === 0) return null;
+  const user = process.env.USER ?? String(process.getuid?.());
+  return (
+    `mmdebstrap --mode=unshare does not work for this user:\n${(r.stderr ?? "").trim()}\n` +
+    `It needs newuidmap/newgidmap (package uidmap) and ranges for ${user} in /etc/subuid and /etc/subgid, e.g.\n` +
+    `  usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}\n` +
+    "or run the build as root."
+  );
 }
-
-// ---------------------------------------------------------------- main
-
-function main(): void {
-  const { values } = parseArgs({
-    options: {
-      only: { type: "string" },
-      cache: { type: "string" },
-      comp: { type: "string", default: "zstd" },
-      force: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (values.help) {
-    log(
-      "usage: npx tsx rootfs/build.ts [--only NAME,...] [--cache DIR] [--force] [--comp zstd|lz4]\n" +
-        "NAME: an image (base, gcc, python, ...) or a language id (c -> gcc, bash -> base).\n" +
-        `cache: --cache, else $RUSE_IMAGE_CACHE, else ${buildCacheDir()}`,
-    );
-    return;
-  }
-  if (!["zstd", "lz4", "xz", "gzip", "lzo"].includes(values.comp!)) die(`unknown compressor ${values.comp}`);
-  const t0 = performance.now();
-  const cacheDir = values.cache ? path.resolve(values.cache) : buildCacheDir();
-  const inputs = currentBuildInputs(values.comp);
-  if (inputs.mirrors.length === 0) die(`no Debian "${SUITE}" source in /etc/apt/sources.list{,.d/*}`);
-  const specs = imageSpecs();
-  const hashes = imageHashes(specs, inputs);
-
-  let wanted = new Set(specs.map((s) => s.name));
-  if (values.only) {
-    wanted = new Set();
-    for (const tok of values.only
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean)) {
-      const lang = getLanguage(tok);
-      const name = specs.some((s) => s.name === tok) ? tok : lang ? (layerName(lang) ?? BASE_IMAGE) : undefined;
-      if (!name) die(`unknown image or language "${tok}" (images: ${specs.map((s) => s.name).join(", ")})`);
-      wanted.add(name);
-    }
-  }
-  // A layer is a diff against the current base: base is always brought up to date first.
-  wanted.add(BASE_IMAGE);
-
-  fs.mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
-  try {
-    lockCache(cacheDir);
-  } catch (e) {
-    die((e as Error).message);
-  }
-  let manifest: Manifest;
-  try {
-    manifest = readManifest(cacheDir);
-  } catch {
-    manifest = { format: 1, suite: SUITE, images: {} };
-  }
-  const ctx: Context = { cacheDir, comp: values.comp!, hashes, mirrors: inputs.mirrors, manifest };
-  sweepCache(ctx.cacheDir, ctx.manifest);
-
-  const summary: string[] = [];
-  let checked = false;
-  for (const spec of specs.filter((s) => wanted.has(s.name))) {
-    const old = manifest.images[spec.name];
-    let fresh = !values.force && old?.hash === hashes[spec.name];
-    if (fresh) {
-      try {
-        verifyImage(spec.name, { cacheDir, manifest });
-        if (spec.parent === null && !fs.existsSync(indexFile(ctx, spec.name))) throw new Error("index missing");
-      } catch (e) {
-        log(`[${spec.name}] cached image unusable (${(e as Error).message.split(";")[0]}): rebuilding`);
-        fresh = false;
-      }
-    }
-    if (fresh) {
-      summary.push(`${spec.name.padEnd(10)} cached  ${mb(old!.sizeBytes).padStart(10)}  ${old!.version}`);
-      continue;
-    }
-    if (!checked) {
-      checkCanBuild();
-      checked = true;
-    }
-    let rec: ImageRecord;
-    try {
-      rec = buildImage(ctx, spec);
-    } catch (e) {
-      die(`image "${spec.name}" failed: ${(e as Error).message}`);
-    }
-    manifest.images[spec.name] = rec;
-    writeManifest(cacheDir, manifest);
-    sweepCache(ctx.cacheDir, ctx.manifest);
-    log(
-      `[${spec.name}] built ${rec.file}: ${mb(rec.sizeBytes)} in ${rec.buildSeconds} s; ` +
-        Object.entries(rec.languages)
-          .map(([id, v]) => `${id} ${v.version}`)
-          .join(", "),
-    );
-    summary.push(
-      `${spec.name.padEnd(10)} built   ${mb(rec.sizeBytes).padStart(10)}  ${rec.version}  (${rec.buildSeconds} s)`,
-    );
-  }
-  log(`\nimages in ${cacheDir}:\n  ${summary.join("\n  ")}\ntotal ${secs(t0)} s`);
-}
-
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

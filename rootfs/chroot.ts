@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { Runner } from "./check.js";
 import { commonEnv, RUNNER } from "./languages.js";
 
 /** Quotes a string for sh. */
@@ -15,6 +16,7 @@ export const shq = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${
 
 export interface RunResult {
   status: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   ms: number;
@@ -28,10 +30,11 @@ export interface RunOptions {
   /** Run as root instead of the runner user. */
   asRoot?: boolean;
   timeoutMs?: number;
+  stdin?: string;
 }
 
 /**
- * Runs `argv` (cwd /box) in a private mount+pid namespace whose root is the
+ * Runs `argv` (cwd /box) in a private mount namespace whose root is the
  * overlay of `images` (top first; .sqfs files are loop-mounted, directories
  * are used as they are).  All mounts vanish with the namespace.
  */
@@ -42,6 +45,8 @@ export function runInImages(images: readonly string[], argv: readonly string[], 
   const files = path.join(tmp, "files");
   fs.mkdirSync(files);
   for (const [name, content] of Object.entries(opts.files ?? {})) fs.writeFileSync(path.join(files, name), content);
+  const stdinFile = path.join(tmp, "stdin");
+  fs.writeFileSync(stdinFile, opts.stdin ?? "", { mode: 0o644 });
   const root = path.join(tmp, "root");
   const lowers: string[] = [];
   const lines = ["set -e", `mkdir ${shq(root)}`];
@@ -68,6 +73,9 @@ export function runInImages(images: readonly string[], argv: readonly string[], 
     `mount -t tmpfs -o size=512m,mode=1777 tmpfs ${shq(root)}/tmp`,
     `mount -t tmpfs -o size=64k,mode=0755 tmpfs ${shq(root)}/dev`,
     `for d in null zero full random urandom tty; do touch ${shq(root)}/dev/$d; mount --bind /dev/$d ${shq(root)}/dev/$d; done`,
+    // As the launcher's /dev has them (sandbox-native/mount.c).
+    `ln -s /proc/self/fd ${shq(root)}/dev/fd`,
+    `for i in 0:stdin 1:stdout 2:stderr; do ln -s /proc/self/fd/\${i%%:*} ${shq(root)}/dev/\${i#*:}; done`,
     `cp -R ${shq(files)}/. ${shq(root)}/box/`,
     `chown -R ${uid}:${gid} ${shq(root)}/box`,
   );
@@ -76,12 +84,14 @@ export function runInImages(images: readonly string[], argv: readonly string[], 
     .map(([k, v]) => shq(`${k}=${v}`))
     .join(" ");
   lines.push(
-    `exec chroot --userspec=${uid}:${gid} ${shq(root)} /usr/bin/env -i ${envArgs} /bin/sh -c 'cd /box && exec "$@"' sh ${argv.map(shq).join(" ")}`,
+    // stdin from a file the runner may reopen (a pipe of ours would be root's, 0600: /dev/stdin denied).
+    `exec chroot --userspec=${uid}:${gid} ${shq(root)} /usr/bin/env -i ${envArgs} /bin/sh -c 'cd /box && exec "$@"' sh ${argv.map(shq).join(" ")} < ${shq(stdinFile)}`,
   );
   const t0 = performance.now();
   const r = spawnSync(
     "unshare",
-    ["--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", lines.join("\n")],
+    // No PID namespace: the program must not be its init, which ignores signals (abort() would end in SIGSEGV).
+    ["--mount", "--fork", "--kill-child", "--propagation", "private", "sh", "-c", lines.join("\n")],
     {
       encoding: "utf8",
       timeout: opts.timeoutMs ?? 120_000,
@@ -91,5 +101,13 @@ export function runInImages(images: readonly string[], argv: readonly string[], 
   const ms = performance.now() - t0;
   fs.rmSync(tmp, { recursive: true, force: true });
   if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms };
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms };
 }
+
+/** The build check's runner (rootfs/check.ts) over a chroot of `images` with environment `env`. */
+export const chrootRunner =
+  (images: readonly string[], env: Record<string, string>): Runner =>
+  async ({ argv, files, stdin }) => {
+    const r = runInImages(images, argv, { files, stdin, env });
+    return { exitCode: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+  };

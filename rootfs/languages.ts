@@ -1,35 +1,56 @@
 // The language catalogue: the single source of truth for which languages exist,
-// which Debian packages their image layer holds, and how code is compiled and run.
-// Read by rootfs/build.ts (images), the worker (argv, env, limits) and the API
-// (GET /v1/languages).  Changing `debianPackages` or `versionCommand` changes the
-// image hash (see rootfs/manifest.ts) and so requires `npx tsx rootfs/build.ts`;
-// changing compile/run/env/limits does not (they are not baked into the image).
+// which image layers hold them (and which Debian packages each layer adds),
+// how code is compiled and run, and the sample programs that prove a built
+// layer works. Read by rootfs/recipe.ts (images), rootfs/check.ts (the build
+// check), the worker (argv, env, limits) and the API (GET /v1/languages).
+// Changing a layer's packages or a language's `versionCommand` changes the
+// image hash (rootfs/recipe.ts) and so rebuilds that image; changing
+// compile/run/env/limits/examples does not (they are not baked into it).
+// The entries are in rootfs/catalogue/, one file per kind of toolchain.
+
+import { managed } from "./catalogue/managed.js";
+import { native } from "./catalogue/native.js";
+import { scripted } from "./catalogue/scripted.js";
 
 export interface LanguageLimits {
   /** Minimum number of processes/threads (pids limit) the toolchain or runtime needs. */
   processes?: number;
   /** Memory added on top of the request's memory limit, for runtime overhead (MiB). */
   memoryMbExtra?: number;
-  /** The runtime reserves large virtual address ranges up front: do not set RLIMIT_AS. */
-  unlimitedAddressSpace?: boolean;
+  /** CPU (and wall) time added on top of a run's limits for the runtime's own start-up (ms). */
+  startupMs?: number;
   /** Wall-time limit of the compile step in seconds, when the default is too short. */
   compileSeconds?: number;
 }
+
+/**
+ * The programs every language must run correctly, at build time
+ * (rootfs/check.ts) and in test/integration/languages.test.ts.
+ */
+export interface Examples {
+  /** Prints exactly "hello, world\n"; also the playground's starting program. */
+  hello: string;
+  /** Reads two integers (64-bit) from stdin and prints their sum. */
+  sum: string;
+  /** Does not compile (compiled languages only), and a piece of the compiler's message. */
+  broken?: { source: string; message: RegExp };
+  /** Fails at run time: its exit code (or the signal that kills it) and a piece of its stderr. */
+  crash: { source: string; exitCode?: number; signal?: string; message?: RegExp };
+  /** Spins on the CPU forever. */
+  spin: string;
+  /** Holds at least EXAMPLE_MEMORY_MIB of touched memory, then prints "ok\n". */
+  memory: string;
+}
+
+/** What the `memory` example holds: enough to show in the run's accounting. */
+export const EXAMPLE_MEMORY_MIB = 32;
 
 export interface Language {
   /** Stable identifier used in the API. */
   id: string;
   /** Display name. */
   name: string;
-  /**
-   * Debian packages added over the base image.  Empty means "no layer": the
-   * language runs on the base image alone.
-   */
-  debianPackages: readonly string[];
-  /**
-   * Name of the image layer holding `debianPackages`; defaults to `id`.
-   * Languages that share a layer must list the same packages.
-   */
+  /** The top image layer of this language (a key of `layers`); absent: base only. */
   layer?: string;
   /** File name the submitted source is written to, in /box. */
   sourceFile: string;
@@ -48,7 +69,62 @@ export interface Language {
   versionCommand: readonly string[];
   /** Per-language adjustments of the sandbox limits. */
   limits?: LanguageLimits;
+  examples: Examples;
 }
+
+export interface Layer {
+  /** Debian bookworm packages this layer adds over the layer below it. */
+  packages: readonly string[];
+  /** The layer below (its files come from it at run time, never copied); absent: base. */
+  over?: string;
+}
+
+/**
+ * The image layers over base. A layer holds only what its packages add to
+ * the layers below it, so a toolchain several languages need (gcc, the JDK,
+ * Node, Erlang) is stored once, and a library pack (numpy, JUnit) is a thin
+ * layer over its language rather than a copy of it.
+ */
+export const layers: Readonly<Record<string, Layer>> = {
+  gcc: { packages: ["gcc", "g++", "libc6-dev"] }, // c and cpp; the linker and libc headers of every native layer over it
+  python: { packages: ["python3"] },
+  "python-libs": { packages: ["python3-numpy", "python3-pytest"], over: "python" },
+  javascript: { packages: ["nodejs"] },
+  typescript: { packages: ["node-typescript"], over: "javascript" },
+  java: { packages: ["openjdk-17-jdk-headless"] },
+  junit: { packages: ["junit4", "junit5"], over: "java" },
+  kotlin: { packages: ["kotlin"], over: "java" },
+  scala: { packages: ["scala"], over: "java" },
+  clojure: { packages: ["clojure"], over: "java" },
+  groovy: { packages: ["groovy"], over: "java" },
+  go: { packages: ["golang-go"] },
+  rust: { packages: ["rustc"] }, // rustc brings its own gcc for linking: not worth a layer of its own over gcc
+  csharp: { packages: ["mono-mcs"] },
+  haskell: { packages: ["ghc"], over: "gcc" },
+  ocaml: { packages: ["ocaml-nox"], over: "gcc" },
+  fortran: { packages: ["gfortran"], over: "gcc" },
+  d: { packages: ["gdc"], over: "gcc" },
+  ada: { packages: ["gnat"], over: "gcc" },
+  pascal: { packages: ["fp-compiler"], over: "gcc" },
+  nim: { packages: ["nim"], over: "gcc" },
+  cobol: { packages: ["gnucobol3"], over: "gcc" },
+  assembly: { packages: ["nasm"], over: "gcc" }, // links with gcc's ld
+  ruby: { packages: ["ruby"] },
+  php: { packages: ["php-cli"] },
+  perl: { packages: ["perl"] },
+  lua: { packages: ["lua5.4"] },
+  tcl: { packages: ["tcl"] },
+  r: { packages: ["r-base-core"] },
+  octave: { packages: ["octave"] },
+  erlang: { packages: ["erlang-base"] },
+  elixir: { packages: ["elixir"], over: "erlang" },
+  racket: { packages: ["racket"] },
+  scheme: { packages: ["guile-3.0"] },
+  commonlisp: { packages: ["sbcl"] },
+  prolog: { packages: ["swi-prolog-core"] },
+  sqlite: { packages: ["sqlite3"] },
+  awk: { packages: ["gawk"] },
+};
 
 /**
  * Environment every sandboxed process gets.  /box (the working dir) and /tmp
@@ -66,142 +142,7 @@ export const commonEnv: Readonly<Record<string, string>> = {
 /** The sandboxed user inside the images (see the base image's /etc/passwd). */
 export const RUNNER = { name: "runner", uid: 1000, gid: 1000, home: "/box", shell: "/bin/bash" } as const;
 
-const GCC_PACKAGES = ["gcc", "g++", "libc6-dev"] as const;
-
-export const languages: readonly Language[] = [
-  {
-    id: "bash",
-    name: "Bash",
-    debianPackages: [],
-    sourceFile: "main.sh",
-    run: ["bash", "main.sh"],
-    env: {},
-    versionCommand: ["bash", "--version"],
-  },
-  {
-    id: "c",
-    name: "C (GCC)",
-    // c and cpp share one layer: g++ pulls in all of gcc, so two layers would
-    // store the C toolchain twice for ~15 MB of C++ headers and cc1plus.
-    debianPackages: GCC_PACKAGES,
-    layer: "gcc",
-    sourceFile: "main.c",
-    compile: ["gcc", "-O2", "-std=gnu17", "-pipe", "-o", "main", "main.c", "-lm"],
-    run: ["./main"],
-    env: {},
-    versionCommand: ["gcc", "--version"],
-    limits: {
-      processes: 16, // the gcc driver runs cc1, as and collect2/ld as child processes
-    },
-  },
-  {
-    id: "cpp",
-    name: "C++ (G++)",
-    debianPackages: GCC_PACKAGES,
-    layer: "gcc",
-    sourceFile: "main.cpp",
-    compile: ["g++", "-O2", "-std=gnu++17", "-pipe", "-o", "main", "main.cpp"],
-    run: ["./main"],
-    env: {},
-    versionCommand: ["g++", "--version"],
-    limits: {
-      processes: 16, // the g++ driver runs cc1plus, as and collect2/ld as child processes
-      compileSeconds: 30, // heavy template code (<bits/stdc++.h>) takes seconds to compile
-    },
-  },
-  {
-    id: "python",
-    name: "Python 3",
-    debianPackages: ["python3", "python3-pytest"],
-    sourceFile: "main.py",
-    run: ["python3", "main.py"],
-    // The image is read-only and its modules are byte-compiled at build time;
-    // do not litter /box with __pycache__ for the user's own modules either.
-    env: { PYTHONDONTWRITEBYTECODE: "1" },
-    versionCommand: ["python3", "--version"],
-  },
-  {
-    id: "javascript",
-    name: "JavaScript (Node.js)",
-    debianPackages: ["nodejs"],
-    sourceFile: "main.js",
-    run: ["node", "main.js"],
-    env: {},
-    versionCommand: ["node", "--version"],
-    limits: {
-      processes: 32, // node starts libuv's thread pool (4) plus V8 platform/GC threads
-      unlimitedAddressSpace: true, // V8 reserves gigabytes of virtual memory for its heap cage
-      memoryMbExtra: 64, // V8 and libuv baseline resident memory over the program's own
-    },
-  },
-  {
-    id: "java",
-    name: "Java (OpenJDK 17)",
-    debianPackages: ["openjdk-17-jdk-headless"],
-    sourceFile: "Main.java",
-    // -J flags go to the JVM running javac: C1-only JIT and serial GC make this
-    // short-lived compiler start faster and use fewer threads; no perf-data mmap in /tmp.
-    compile: [
-      "javac",
-      "-J-XX:+UseSerialGC",
-      "-J-XX:TieredStopAtLevel=1",
-      "-J-XX:-UsePerfData",
-      "-encoding",
-      "UTF-8",
-      "Main.java",
-    ],
-    // Serial GC: one GC thread, predictable memory.  -Xss64m: deep recursion.
-    run: ["java", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xss64m", "-cp", "/box", "Main"],
-    // The JVM cannot see the sandbox's cgroup limit and would size its heap
-    // from the host's RAM: the heap gets the run's memory limit.
-    runMemoryArg: "-Xmx{mb}m",
-    env: {},
-    versionCommand: ["javac", "-version"],
-    limits: {
-      processes: 64, // the JVM starts compiler, GC, signal and finalizer threads even for hello world
-      unlimitedAddressSpace: true, // the JVM reserves heap, metaspace and code cache address space up front
-      memoryMbExtra: 192, // metaspace, code cache and thread stacks over the Java heap
-      compileSeconds: 30, // javac is a JVM program: ~1 s of start-up before it compiles anything
-    },
-  },
-  {
-    id: "go",
-    name: "Go",
-    debianPackages: ["golang-go"],
-    sourceFile: "main.go",
-    compile: ["go", "build", "-o", "main", "main.go"],
-    run: ["./main"],
-    env: {
-      GOCACHE: "/tmp/gocache", // the build cache must be writable: it lives on the tmpfs
-      GOPATH: "/tmp/go",
-      GOPROXY: "off", // no network in the sandbox: fail fast instead of timing out
-      CGO_ENABLED: "0", // no C compiler in the go layer; static pure-Go binaries
-    },
-    versionCommand: ["go", "version"],
-    limits: {
-      processes: 64, // the go tool runs compile/asm/link in parallel, each with GOMAXPROCS threads
-      unlimitedAddressSpace: true, // the Go runtime reserves large heap arenas up front
-      memoryMbExtra: 128, // compiling even hello world without a warm cache builds runtime packages
-      compileSeconds: 60, // a cold GOCACHE (fresh tmpfs each run) means the std packages get compiled
-    },
-  },
-  {
-    id: "rust",
-    name: "Rust",
-    debianPackages: ["rustc"],
-    sourceFile: "main.rs",
-    compile: ["rustc", "-O", "--edition", "2021", "-C", "debuginfo=0", "-o", "main", "main.rs"],
-    run: ["./main"],
-    env: { CARGO_HOME: "/tmp/cargo" },
-    versionCommand: ["rustc", "--version"],
-    limits: {
-      processes: 32, // rustc uses codegen threads and runs cc/ld for linking
-      unlimitedAddressSpace: true, // rustc (LLVM) maps large address ranges
-      memoryMbExtra: 256, // LLVM optimisation at -O needs a few hundred MB
-      compileSeconds: 30, // rustc -O is slow even on small programs
-    },
-  },
-];
+export const languages: readonly Language[] = [...native, ...managed, ...scripted];
 
 const byId = new Map(languages.map((l) => [l.id, l]));
 
@@ -210,9 +151,31 @@ export function getLanguage(id: string): Language | undefined {
   return byId.get(id);
 }
 
-/** Name of the image layer a language needs over base, or null (base only). */
+/** Language ids from a list such as RUSE_LANGUAGES: ids, or "all"; throws naming an unknown one. */
+export function expandLanguages(names: readonly string[]): string[] {
+  if (names.includes("all")) return languages.map((l) => l.id);
+  for (const n of names)
+    if (!byId.has(n)) throw new Error(`unknown language "${n}" (known: ${languages.map((l) => l.id).join(", ")}, all)`);
+  return [...new Set(names)];
+}
+
+/** Name of the top image layer a language needs over base, or null (base only). */
 export function layerName(lang: Language): string | null {
-  return lang.debianPackages.length === 0 ? null : (lang.layer ?? lang.id);
+  return lang.layer ?? null;
+}
+
+/**
+ * A layer and the layers below it, top first, base excluded; throws for an
+ * unknown layer or a loop.
+ */
+export function layerChain(name: string, table: Readonly<Record<string, Layer>> = layers): string[] {
+  const chain: string[] = [];
+  for (let n: string | undefined = name; n !== undefined; n = table[n]?.over) {
+    if (!table[n]) throw new Error(`unknown image layer "${n}"${chain.length ? ` (under ${chain[0]})` : ""}`);
+    if (chain.includes(n)) throw new Error(`image layers loop: ${[...chain, n].join(" over ")}`);
+    chain.push(n);
+  }
+  return chain;
 }
 
 /** The full environment for a language: `commonEnv` plus its extras. */

@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { imagePaths } from "../core/config.js";
 import { languages as catalogue } from "./languages.js";
-import { BASE_IMAGE, imageFor } from "./recipe.js";
+import { BASE_IMAGE, imagesFor } from "./recipe.js";
 
 const SYSTEM_CACHE_DIR = "/var/cache/ruse/images";
 export const MANIFEST_FILE = "manifest.json";
@@ -36,17 +36,32 @@ export function buildCacheDir(): string {
 }
 
 /**
- * Where the images are read from: like buildCacheDir(), except that an
- * unprivileged user without images of its own reads the system cache: the
- * worker runs unprivileged but images are normally built once by root.
+ * Where the machine's images are read from: like buildCacheDir(), except that
+ * an unprivileged user reads the system cache when there is one: the worker
+ * runs unprivileged but the images are normally built once by root. (Its own
+ * cache then holds only what it built on demand: onDemandSource().)
  */
 export function imageCacheDir(): string {
   const own = buildCacheDir();
   if (imagePaths().cacheDir || isRoot()) return own;
-  if (!fs.existsSync(path.join(own, MANIFEST_FILE)) && fs.existsSync(path.join(SYSTEM_CACHE_DIR, MANIFEST_FILE))) {
-    return SYSTEM_CACHE_DIR;
-  }
-  return own;
+  return fs.existsSync(path.join(SYSTEM_CACHE_DIR, MANIFEST_FILE)) ? SYSTEM_CACHE_DIR : own;
+}
+
+/** A cache of images and where they are mounted. */
+export interface ImageSource {
+  cacheDir: string;
+  mountRoot: string;
+}
+
+/**
+ * Where a worker keeps the images it builds on demand (worker/images.ts): its
+ * user's own cache, FUSE-mounted beside it. Never the machine's cache: root
+ * loop-mounts that one with the kernel, and must not be handed images the
+ * unprivileged worker wrote.
+ */
+export function onDemandSource(): ImageSource {
+  const cacheDir = userCacheDir();
+  return { cacheDir, mountRoot: path.join(path.dirname(cacheDir), "mounts") };
 }
 
 const DEFAULT_MOUNT_ROOT = "/run/ruse/images";
@@ -130,7 +145,7 @@ export class ImageError extends Error {
 
 /** The exact command that (re)builds `image` into `cacheDir`. */
 export function rebuildCommand(image: string | null, cacheDir = imageCacheDir()): string {
-  let cmd = `npx tsx rootfs/build.ts${image ? ` --only ${image}` : ""}`;
+  let cmd = `npm run images --${image ? ` ${image}` : ""}`;
   if (path.resolve(cacheDir) !== buildCacheDir()) cmd += ` --cache ${cacheDir}`;
   let writable = true;
   try {
@@ -238,20 +253,54 @@ export function languageVersions(cacheDir = imageCacheDir()): Record<string, Lan
   return out;
 }
 
-/** Every language's image directories (layersFor), each image once. */
+/** Whether `cacheDir` holds a manifest: images were built on this machine. */
+export const hasImages = (cacheDir = imageCacheDir()): boolean => fs.existsSync(path.join(cacheDir, MANIFEST_FILE));
+
+/** Whether every image a language needs is built (and so passed its check) in `cacheDir`, on the current images under it. */
+export function languageReady(languageId: string, cacheDir = imageCacheDir()): boolean {
+  try {
+    layersFor(languageId, defaultMountRoot(), cacheDir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A language's mounted image directories, top first, from the machine's
+ * images, else from those its worker built on demand (onDemandSource);
+ * throws the machine's ImageError when neither has them.
+ */
+export function resolveLayers(languageId: string): { layers: string[]; onDemand: boolean } {
+  try {
+    return { layers: layersFor(languageId), onDemand: false };
+  } catch (e) {
+    const own = onDemandSource();
+    if (path.resolve(own.cacheDir) === path.resolve(imageCacheDir())) throw e;
+    try {
+      return { layers: layersFor(languageId, own.mountRoot, own.cacheDir), onDemand: true };
+    } catch {
+      throw e;
+    }
+  }
+}
+
+/** The image directories (layersFor) of every language built and mounted here, each image once. */
 export function catalogueLayers(mountRoot = defaultMountRoot(), cacheDir = imageCacheDir()): string[][] {
-  const byKey = new Map(catalogue.map((l) => layersFor(l.id, mountRoot, cacheDir)).map((ls) => [ls.join(":"), ls]));
+  const ready = catalogue.filter((l) => languageReady(l.id, cacheDir));
+  const stacks = ready.map((l) => layersFor(l.id, mountRoot, cacheDir));
+  const mounted = stacks.filter((ls) => ls.every((dir) => fs.existsSync(path.join(dir, "usr"))));
+  const byKey = new Map(mounted.map((ls) => [ls.join(":"), ls]));
   return [...byKey.values()];
 }
 
 /**
- * The mounted image directories of a language, top first ([layer, base] or
+ * The mounted image directories of a language, top first ([layer, ..., base] or
  * [base]): the overlay lowerdir is `layersFor(id).join(":")`.  Throws an
  * ImageError if an image the language needs is not built or broken.
  */
 export function layersFor(languageId: string, mountRoot = defaultMountRoot(), cacheDir = imageCacheDir()): string[] {
-  const layer = imageFor(languageId);
-  const names = layer ? [layer, BASE_IMAGE] : [BASE_IMAGE];
+  const names = imagesFor(languageId);
   const manifest = readManifest(cacheDir);
   for (const n of names) {
     const rec = manifest.images[n];
@@ -268,14 +317,18 @@ export function layersFor(languageId: string, mountRoot = defaultMountRoot(), ca
 }
 
 /**
- * At worker start: every language's images are built, intact (size and
- * manifest checks) and mounted; the first problem found is thrown, naming
- * the image and the command that fixes it.
+ * At worker start: the images of `languageIds` (the machine's RUSE_LANGUAGES)
+ * are built, intact (size and manifest checks) and mounted; the first
+ * problem found is thrown, naming the image and the command that fixes it.
  */
-export function checkImages(mountRoot = defaultMountRoot(), cacheDir = imageCacheDir()): void {
+export function checkImages(
+  languageIds: readonly string[],
+  mountRoot = defaultMountRoot(),
+  cacheDir = imageCacheDir(),
+): void {
   const manifest = readManifest(cacheDir);
-  for (const lang of catalogue) {
-    for (const dir of layersFor(lang.id, mountRoot, cacheDir)) {
+  for (const id of languageIds) {
+    for (const dir of layersFor(id, mountRoot, cacheDir)) {
       const name = path.basename(dir);
       verifyImage(name, { cacheDir, manifest });
       if (!fs.existsSync(path.join(dir, "usr")))

@@ -82,9 +82,9 @@ const run = (cmd: string, args: string[]): void => {
  */
 function mountAll(
   mountRoot: string,
+  cacheDir: string,
   mountOne: (name: string, image: string, dir: string) => MountResult["action"],
 ): MountResult[] {
-  const cacheDir = imageCacheDir();
   const manifest = readManifest(cacheDir);
   fs.mkdirSync(mountRoot, { recursive: true, mode: 0o755 });
   const results: MountResult[] = [];
@@ -126,9 +126,9 @@ function mountAll(
  * older image file is detached lazily (running sandboxes keep their view) and
  * replaced.
  */
-function mountKernel(mountRoot = defaultMountRoot()): MountResult[] {
+function mountKernel(mountRoot = defaultMountRoot(), cacheDir = imageCacheDir()): MountResult[] {
   if (!isRoot()) throw new Error("mountKernel needs root (loop mounts); unprivileged users use mountFuse()");
-  return mountAll(mountRoot, (_name, image, dir) => {
+  return mountAll(mountRoot, cacheDir, (_name, image, dir) => {
     let action: MountResult["action"] = "mounted";
     for (let cur = topMount(dir); cur; cur = topMount(dir)) {
       if (cur.fsType === "squashfs" && loopBackingFile(cur.source) === image) return "unchanged";
@@ -169,10 +169,10 @@ function fuseProblem(): string | null {
  * Idempotent: the image path is recorded as the mount's fsname, so a mount of
  * the same image is kept (unless its daemon died) and others are replaced.
  */
-export function mountFuse(mountRoot = defaultMountRoot()): MountResult[] {
+export function mountFuse(mountRoot = defaultMountRoot(), cacheDir = imageCacheDir()): MountResult[] {
   const problem = fuseProblem();
   if (problem) throw new Error(`mountFuse: ${problem}`);
-  return mountAll(mountRoot, (_name, image, dir) => {
+  return mountAll(mountRoot, cacheDir, (_name, image, dir) => {
     let action: MountResult["action"] = "mounted";
     for (let cur = topMount(dir); cur; cur = topMount(dir)) {
       if (!cur.fsType.startsWith("fuse.")) {

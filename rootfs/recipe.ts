@@ -7,7 +7,14 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { getLanguage, languages as catalogue, layerName, type Language } from "./languages.js";
+import {
+  getLanguage,
+  languages as catalogue,
+  layerChain,
+  layerName,
+  layers as layerTable,
+  type Language,
+} from "./languages.js";
 
 export const SUITE = "bookworm";
 export const BASE_IMAGE = "base";
@@ -18,46 +25,44 @@ export interface ImageSpec {
   name: string;
   /** The image this one is layered on (null for base). */
   parent: string | null;
-  /** Debian packages over the parent, sorted. */
+  /** Debian packages the build installs over base (its own and those of the layers under it), sorted. */
   packages: string[];
   /** Catalogue entries served by this image: id -> versionCommand. */
   versionCommands: Record<string, readonly string[]>;
 }
 
-/** The images the catalogue needs, base first.  Throws if the catalogue is inconsistent. */
-export function imageSpecs(langs: readonly Language[] = catalogue): ImageSpec[] {
+/**
+ * The images the catalogue needs, parents before the layers over them.
+ * Throws if the catalogue is inconsistent (an unknown layer, a loop, "base").
+ */
+export function imageSpecs(langs: readonly Language[] = catalogue, table = layerTable): ImageSpec[] {
+  if (Object.hasOwn(table, BASE_IMAGE)) throw new Error(`layer name "${BASE_IMAGE}" is reserved`);
   const base: ImageSpec = { name: BASE_IMAGE, parent: null, packages: [], versionCommands: {} };
   const specs = new Map<string, ImageSpec>([[BASE_IMAGE, base]]);
   for (const lang of langs) {
-    const layer = layerName(lang);
-    const packages = [...new Set(lang.debianPackages)].sort();
-    if (layer === null) {
-      base.versionCommands[lang.id] = lang.versionCommand;
-      continue;
-    }
-    if (layer === BASE_IMAGE) throw new Error(`language ${lang.id}: layer name "${BASE_IMAGE}" is reserved`);
-    const spec = specs.get(layer);
-    if (!spec) {
-      specs.set(layer, {
-        name: layer,
-        parent: BASE_IMAGE,
-        packages,
-        versionCommands: { [lang.id]: lang.versionCommand },
+    if (lang.layer === BASE_IMAGE) throw new Error(`language ${lang.id}: layer name "${BASE_IMAGE}" is reserved`);
+    const chain = lang.layer ? layerChain(lang.layer, table) : [];
+    for (const [i, name] of [...chain.entries()].reverse()) {
+      if (specs.has(name)) continue;
+      const below = chain.slice(i); // this layer and those under it: what its build installs over base
+      specs.set(name, {
+        name,
+        parent: chain[i + 1] ?? BASE_IMAGE,
+        packages: [...new Set(below.flatMap((n) => table[n]!.packages))].sort(),
+        versionCommands: {},
       });
-    } else if (spec.packages.join(" ") !== packages.join(" ")) {
-      throw new Error(`languages sharing layer "${layer}" must list the same debianPackages (${lang.id} differs)`);
-    } else {
-      spec.versionCommands[lang.id] = lang.versionCommand;
     }
+    specs.get(lang.layer ?? BASE_IMAGE)!.versionCommands[lang.id] = lang.versionCommand;
   }
   return [...specs.values()];
 }
 
-/** Image name a language needs over base (null: base only). Throws for unknown ids. */
-export function imageFor(languageId: string): string | null {
+/** The images a language's root is composed of, top first, base last. Throws for unknown ids. */
+export function imagesFor(languageId: string): string[] {
   const lang = getLanguage(languageId);
   if (!lang) throw new Error(`unknown language "${languageId}"`);
-  return layerName(lang);
+  const top = layerName(lang);
+  return [...(top ? layerChain(top) : []), BASE_IMAGE];
 }
 
 /** Everything outside the catalogue that determines an image's content. */

@@ -13,7 +13,9 @@
 #   - favordynmods on the cgroup2 mount (cheap cgroup migrations)
 #   - /dev/fuse 0666 and user_allow_other, for rootless squashfuse mounts
 #   - read access for the worker user to this checkout
-#   - the images, built from Debian packages and loop-mounted read-only
+#   - the images, built from Debian packages and loop-mounted read-only:
+#     those of the languages given as arguments (all: every one), else of
+#     $RUSE_LANGUAGES (default: the first eight)
 # As any other user it checks that these were done and says what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -150,11 +152,12 @@ ensure_checkout_readable() {
 # Built from Debian packages, cached by content hash outside the checkout
 # (a no-op when nothing changed), then mounted read-only: kernel squashfs as
 # root, squashfuse otherwise.
+# The images of the languages named (npm run images -- LANG ...; npm test: all), else of $RUSE_LANGUAGES.
 ensure_images() {
   # node --import tsx, not npx tsx: one node process instead of three (npx,
   # tsx's CLI, node), which also counts under the lane's emulator, where a
   # starting node dies now and then.
-  node --import tsx rootfs/build.ts
+  node --import tsx rootfs/images.ts "$@"
   node --import tsx rootfs/mounts.ts
 }
 
@@ -167,8 +170,8 @@ if is_root; then
   ensure_favordynmods
   ensure_fuse
   ensure_checkout_readable
-  ensure_images
+  ensure_images "$@"
 else
-  ensure_images
+  ensure_images "$@"
   grep -q "^$(id -un):" /etc/subuid || log "warning: $(id -un) has no /etc/subuid range; runs need --weak-same-uid (see README)"
 fi

@@ -1,7 +1,7 @@
 // One sandbox run of a job, in the service's terms: a language's image
 // layers, the API's limits as the sandbox takes them, the program's argv, and
 // what the sandbox answered as a Stage of the result.
-import { layersFor } from "../rootfs/manifest.js";
+import { resolveLayers } from "../rootfs/manifest.js";
 import type { Language } from "../rootfs/languages.js";
 import type { Limits } from "../core/limits.js";
 import type { Stage } from "../core/schemas.js";
@@ -10,15 +10,15 @@ import type { SandboxLimits, SandboxResult } from "./sandbox/sandbox.js";
 const MiB = 1 << 20;
 
 /**
- * A language's image directories, checked against the image manifest once
- * per worker (the worker checked them all at start, and its sandbox holds
- * them built from then on), not read again for every run.
+ * A language's image directories (the machine's, or those its worker built
+ * on demand: worker/images.ts made them usable first), checked against the
+ * image manifest once per worker, not read again for every run.
  */
 const imageLayers = new Map<string, string[]>();
 export function layersOf(languageId: string): string[] {
   const known = imageLayers.get(languageId);
   if (known) return known;
-  const l = layersFor(languageId);
+  const l = resolveLayers(languageId).layers;
   imageLayers.set(languageId, l);
   return l;
 }
@@ -27,9 +27,11 @@ export function layersOf(languageId: string): string[] {
 export function sandboxLimits(l: Limits, lang: Language, compile: boolean): SandboxLimits {
   const memoryBytes = (l.memoryMb + (lang.limits?.memoryMbExtra ?? 0)) * MiB;
   const minMs = compile ? (lang.limits?.compileSeconds ?? 0) * 1000 : 0;
+  // A runtime's own start-up (a JVM loading Clojure) is not the program's time: runs get it on top.
+  const startMs = compile ? 0 : (lang.limits?.startupMs ?? 0);
   return {
-    cpuMs: Math.max(l.cpuMs, minMs),
-    wallMs: Math.max(l.wallMs, minMs),
+    cpuMs: Math.max(l.cpuMs, minMs) + startMs,
+    wallMs: Math.max(l.wallMs, minMs) + startMs,
     memoryBytes,
     processes: Math.max(l.processes, lang.limits?.processes ?? 0),
     outputBytes: l.outputKb * 1024,

@@ -185,7 +185,13 @@ describe("with a worker, no API keys", () => {
         const cat = languages.find((c) => c.id === l.id)!;
         expect(typeof l.version, l.id).toBe("string");
         expect(l.version, l.id).toMatch(/\d+\.\d+/);
-        expect(l).toMatchObject({ name: cat.name, sourceFile: cat.sourceFile, compiled: !!cat.compile });
+        expect(l).toMatchObject({
+          name: cat.name,
+          sourceFile: cat.sourceFile,
+          compiled: !!cat.compile,
+          ready: true, // npm test builds every image
+          helloWorld: cat.examples.hello,
+        });
       }
     });
 
@@ -442,7 +448,7 @@ describe("with a worker, no API keys", () => {
     });
 
     const cases: [string, Record<string, unknown>, string][] = [
-      ["unknown language", { ...ok, language: "cobol" }, "language"],
+      ["unknown language", { ...ok, language: "brainfuck" }, "language"],
       ["missing language", { source: "print(1)" }, "language"],
       ["negative limit", { ...ok, limits: { cpuMs: -1 } }, "limits.cpuMs"],
       ["zero limit", { ...ok, limits: { memoryMb: 0 } }, "limits.memoryMb"],

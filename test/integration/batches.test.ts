@@ -50,7 +50,7 @@ describe("a batch of 1000 runs", () => {
   });
 
   it("refuses the whole batch for one invalid run, naming it", async () => {
-    const r = await s.post("/v1/batches", { runs: [square(1), square(2), { language: "cobol", source: "" }] });
+    const r = await s.post("/v1/batches", { runs: [square(1), square(2), { language: "brainfuck", source: "" }] });
     expect(r.status).toBe(400);
     expect(r.json.issues).toEqual([expect.objectContaining({ path: "runs.2.language" })]);
     const noProblem = await s.post("/v1/batches", {

@@ -5,7 +5,17 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { commonEnv, getLanguage, languageEnv, languages, layerName, type Language } from "../../rootfs/languages.js";
+import {
+  commonEnv,
+  expandLanguages,
+  getLanguage,
+  languageEnv,
+  languages,
+  layerChain,
+  layerName,
+  layers,
+  type Language,
+} from "../../rootfs/languages.js";
 import {
   buildCacheDir,
   ImageError,
@@ -17,32 +27,38 @@ import {
   type ImageRecord,
   type Manifest,
 } from "../../rootfs/manifest.js";
-import { hostMirrors, imageHashes, imageSpecs, type BuildInputs } from "../../rootfs/recipe.js";
+import { hostMirrors, imageHashes, imageSpecs, imagesFor, type BuildInputs } from "../../rootfs/recipe.js";
 import { layerMembers, parseVersion } from "../../rootfs/build.js";
+import { wantedImages } from "../../rootfs/images.js";
 import type { TarEntry } from "../../rootfs/tar.js";
 
-const COMPILED = ["c", "cpp", "java", "go", "rust"];
+const COMPILED = [
+  ...["c", "cpp", "go", "rust", "haskell", "ocaml", "fortran", "d", "ada", "pascal", "nim", "cobol", "assembly"],
+  ...["java", "kotlin", "scala", "csharp", "typescript"],
+];
 
 describe("language catalogue", () => {
   it("has the expected languages with unique, URL-safe ids", () => {
     const ids = languages.map((l) => l.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.sort()).toEqual(["bash", "c", "cpp", "go", "java", "javascript", "python", "rust"]);
+    expect(ids.length).toBeGreaterThanOrEqual(30);
+    expect(ids).toEqual(expect.arrayContaining(["bash", "c", "cpp", "go", "java", "javascript", "python", "rust"]));
     for (const id of ids) expect(id).toMatch(/^[a-z][a-z0-9]*$/);
   });
 
   it("getLanguage finds every entry and nothing else", () => {
     for (const l of languages) expect(getLanguage(l.id)).toBe(l);
-    expect(getLanguage("cobol")).toBeUndefined();
+    expect(getLanguage("brainfuck")).toBeUndefined();
   });
 
   it.each(languages.map((l) => [l.id, l] as const))("%s is well-formed", (_id, l: Language) => {
     expect(l.name.length).toBeGreaterThan(0);
     // A plain file name in /box with the conventional extension.
-    expect(l.sourceFile).toMatch(/^[A-Za-z][\w]*\.[a-z]+$/);
+    expect(l.sourceFile).toMatch(/^[A-Za-z][\w]*\.[a-z0-9]+$/);
     expect(l.run.length).toBeGreaterThan(0);
     expect(l.versionCommand.length).toBeGreaterThan(0);
-    for (const p of l.debianPackages) expect(p).toMatch(/^[a-z0-9][a-z0-9+.-]+$/);
+    if (l.layer) expect(layers[l.layer], `${l.id}: layer ${l.layer}`).toBeDefined();
+    expect(l.examples.hello.length).toBeGreaterThan(0);
     if (COMPILED.includes(l.id)) {
       expect(l.compile, `${l.id} needs a compile command`).toBeDefined();
       expect(l.compile!.join(" ")).toContain(l.sourceFile);
@@ -66,11 +82,47 @@ describe("language catalogue", () => {
     expect(java.run.join(" ")).toContain("-cp /box");
   });
 
+  it("every layer is used by a language, names Debian packages and sits on a known layer", () => {
+    const used = new Set(languages.flatMap((l) => (l.layer ? layerChain(l.layer) : [])));
+    expect([...used].sort()).toEqual(Object.keys(layers).sort());
+    for (const [name, layer] of Object.entries(layers)) {
+      expect(layer.packages.length, name).toBeGreaterThan(0);
+      for (const p of layer.packages) expect(p).toMatch(/^[a-z0-9][a-z0-9+.-]+$/);
+      if (layer.over) expect(layers[layer.over], `${name} over ${layer.over}`).toBeDefined();
+    }
+  });
+
+  it("packs and toolchains are layers over their language, not copies of it", () => {
+    expect(imagesFor("python")).toEqual(["python-libs", "python", "base"]);
+    expect(imagesFor("java")).toEqual(["junit", "java", "base"]);
+    expect(imagesFor("kotlin")).toEqual(["kotlin", "java", "base"]);
+    expect(imagesFor("fortran")).toEqual(["fortran", "gcc", "base"]);
+    expect(imagesFor("bash")).toEqual(["base"]);
+    expect(() => layerChain("x", { x: { packages: ["a"], over: "y" }, y: { packages: ["b"], over: "x" } })).toThrow(
+      /loop: x over y over x/,
+    );
+    expect(() => layerChain("x", { x: { packages: ["a"], over: "nope" } })).toThrow(/unknown image layer "nope"/);
+  });
+
+  it("npm run images -- NAME: a language's images with those under them (java: its JUnit pack too)", () => {
+    const specs = imageSpecs();
+    expect([...wantedImages(["java"], specs)].sort()).toEqual(["base", "java", "junit"]);
+    expect([...wantedImages(["elixir", "gcc"], specs)].sort()).toEqual(["base", "elixir", "erlang", "gcc"]);
+    expect(wantedImages(["all"], specs).size).toBe(specs.length);
+    expect(() => wantedImages(["klingon"], specs)).toThrow(/unknown language or image "klingon"/);
+  });
+
+  it("RUSE_LANGUAGES: ids or all; an unknown id is named", () => {
+    expect(expandLanguages(["all"])).toHaveLength(languages.length);
+    expect(expandLanguages(["c", "c", "python"])).toEqual(["c", "python"]);
+    expect(() => expandLanguages(["c", "klingon"])).toThrow(/unknown language "klingon"/);
+  });
+
   it("bash needs no layer; c and cpp share the gcc layer", () => {
     expect(layerName(getLanguage("bash")!)).toBeNull();
     expect(layerName(getLanguage("c")!)).toBe("gcc");
     expect(layerName(getLanguage("cpp")!)).toBe("gcc");
-    expect(layerName(getLanguage("python")!)).toBe("python");
+    expect(layerName(getLanguage("python")!)).toBe("python-libs");
   });
 
   it("common environment points HOME at /box and temp files at /tmp", () => {
@@ -81,25 +133,32 @@ describe("language catalogue", () => {
 });
 
 describe("image specs", () => {
-  it("lists base first and one layer per distinct layer name", () => {
+  it("lists base first, each layer after the one under it, with the packages of those under it", () => {
     const specs = imageSpecs();
     expect(specs[0]!.name).toBe("base");
     expect(specs[0]!.parent).toBeNull();
-    expect(specs.map((s) => s.name)).toEqual(["base", "gcc", "python", "javascript", "java", "go", "rust"]);
-    for (const s of specs.slice(1)) {
-      expect(s.parent).toBe("base");
-      expect(s.packages.length).toBeGreaterThan(0);
+    expect(specs.map((s) => s.name).sort()).toEqual(["base", ...Object.keys(layers)].sort());
+    const seen = new Set<string>();
+    for (const s of specs) {
+      if (s.parent) {
+        expect(seen.has(s.parent), `${s.parent} before ${s.name}`).toBe(true);
+        const parent = specs.find((p) => p.name === s.parent)!;
+        expect(s.packages).toEqual(expect.arrayContaining(parent.packages));
+        expect(s.packages.length).toBeGreaterThan(parent.packages.length);
+      }
       expect([...s.packages].sort()).toEqual(s.packages);
+      seen.add(s.name);
     }
     expect(Object.keys(specs[0]!.versionCommands)).toEqual(["bash"]);
     expect(Object.keys(specs.find((s) => s.name === "gcc")!.versionCommands).sort()).toEqual(["c", "cpp"]);
+    expect(Object.keys(specs.find((s) => s.name === "java")!.versionCommands)).toEqual([]); // under junit, kotlin, ...
   });
 
-  it("rejects languages that share a layer with different packages", () => {
+  it("rejects a language on an unknown layer or on the reserved name base", () => {
     const c = getLanguage("c")!;
-    const bad = [c, { ...getLanguage("cpp")!, debianPackages: ["g++"] }];
-    expect(() => imageSpecs(bad)).toThrow(/same debianPackages/);
+    expect(() => imageSpecs([{ ...c, layer: "nope" }])).toThrow(/unknown image layer "nope"/);
     expect(() => imageSpecs([{ ...c, layer: "base" }])).toThrow(/reserved/);
+    expect(() => imageSpecs([c], { ...layers, base: { packages: ["x"] } })).toThrow(/reserved/);
   });
 });
 
@@ -110,8 +169,8 @@ describe("image hash keys", () => {
     mirrors: ["deb http://deb.debian.org/debian bookworm main"],
     compression: "zstd",
   };
-  const hashes = (langs: readonly Language[] = languages, inp: BuildInputs = inputs) =>
-    imageHashes(imageSpecs(langs), inp);
+  const hashes = (langs: readonly Language[] = languages, inp: BuildInputs = inputs, table = layers) =>
+    imageHashes(imageSpecs(langs, table), inp);
   const base = hashes();
 
   it("is deterministic and gives distinct names", () => {
@@ -130,13 +189,12 @@ describe("image hash keys", () => {
     for (const name of Object.keys(base)) expect(h[name], name).not.toBe(base[name]);
   });
 
-  it("changes only the affected layer when a language's packages change", () => {
-    const langs = languages.map((l) =>
-      l.id === "python" ? { ...l, debianPackages: [...l.debianPackages, "python3-numpy"] } : l,
-    );
-    const h = hashes(langs);
+  it("changes only the layer whose packages change, and the layers over it", () => {
+    const table = { ...layers, python: { packages: ["python3", "python3-venv"] } };
+    const h = hashes(languages, inputs, table);
     expect(h.python).not.toBe(base.python);
-    for (const name of Object.keys(base).filter((n) => n !== "python")) expect(h[name], name).toBe(base[name]);
+    expect(h["python-libs"]).not.toBe(base["python-libs"]);
+    for (const name of Object.keys(base).filter((n) => !n.startsWith("python"))) expect(h[name], name).toBe(base[name]);
   });
 
   it("changes a layer when its version command changes", () => {
@@ -253,12 +311,12 @@ describe("manifest reader", () => {
   it("names the build command when there is no manifest", () => {
     const e = thrown(() => readManifest(dir));
     expect(e.message).toContain(path.join(dir, "manifest.json"));
-    expect(e.message).toContain("npx tsx rootfs/build.ts");
+    expect(e.message).toContain("npm run images");
   });
 
   it("names the build command when the manifest is corrupt", () => {
     fs.writeFileSync(path.join(dir, "manifest.json"), "{ not json");
-    expect(thrown(() => readManifest(dir)).message).toMatch(/corrupt.*npx tsx rootfs\/build\.ts/s);
+    expect(thrown(() => readManifest(dir)).message).toMatch(/corrupt.*npm run images/s);
   });
 
   it("accepts a good image and returns its path", () => {
@@ -271,7 +329,7 @@ describe("manifest reader", () => {
     const e = thrown(() => verifyImage("python", { cacheDir: dir }));
     expect(e.image).toBe("python");
     expect(e.message).toContain('image "python" is not built');
-    expect(e.message).toContain("npx tsx rootfs/build.ts --only python");
+    expect(e.message).toContain("npm run images -- python");
   });
 
   it("reports a missing image file", () => {
@@ -279,7 +337,7 @@ describe("manifest reader", () => {
     fs.rmSync(path.join(dir, "base-000000000000.sqfs"));
     const e = thrown(() => verifyImage("base", { cacheDir: dir }));
     expect(e.message).toMatch(/image "base" is missing .*ENOENT/);
-    expect(e.message).toContain("npx tsx rootfs/build.ts --only base");
+    expect(e.message).toContain("npm run images -- base");
   });
 
   it("reports a truncated image", () => {
@@ -287,7 +345,7 @@ describe("manifest reader", () => {
     fs.truncateSync(path.join(dir, "base-000000000000.sqfs"), 2048);
     const e = thrown(() => verifyImage("base", { cacheDir: dir }));
     expect(e.message).toMatch(/is corrupt: .* has 2048 bytes, the manifest says 4096/);
-    expect(e.rebuild).toBe("npx tsx rootfs/build.ts --only base");
+    expect(e.rebuild).toBe("npm run images -- base");
   });
 
   it("reports a file that is not squashfs", () => {
@@ -306,17 +364,22 @@ describe("manifest reader", () => {
     writeManifest({ base: record("base"), python: record("python", { parentHash: "oldbase" }) });
     const e = thrown(() => verifyImage("python", { cacheDir: dir }));
     expect(e.message).toContain('another "base" image');
-    expect(e.message).toContain("--only python");
+    expect(e.message).toContain("npm run images -- python");
   });
 
   it("adds --cache to the command when the cache is not the default", () => {
     delete process.env.RUSE_IMAGE_CACHE;
-    expect(rebuildCommand("gcc", dir)).toBe(`npx tsx rootfs/build.ts --only gcc --cache ${dir}`);
+    expect(rebuildCommand("gcc", dir)).toBe(`npm run images -- gcc --cache ${dir}`);
   });
 
-  it("layersFor gives [layer, base] mount dirs, top first", () => {
-    writeManifest({ base: record("base"), gcc: record("gcc"), python: record("python") });
-    expect(layersFor("python", "/m", dir)).toEqual(["/m/python", "/m/base"]);
+  it("layersFor gives [layer, ..., base] mount dirs, top first", () => {
+    writeManifest({
+      base: record("base"),
+      gcc: record("gcc"),
+      python: record("python"),
+      "python-libs": record("python-libs", { parent: "python", parentHash: "pythonhash" }),
+    });
+    expect(layersFor("python", "/m", dir)).toEqual(["/m/python-libs", "/m/python", "/m/base"]);
     expect(layersFor("cpp", "/m", dir)).toEqual(["/m/gcc", "/m/base"]);
     expect(layersFor("bash", "/m", dir)).toEqual(["/m/base"]);
   });
@@ -326,8 +389,8 @@ describe("manifest reader", () => {
     const e = thrown(() => layersFor("c", "/m", dir));
     expect(e.image).toBe("gcc");
     expect(e.message).toContain('needed by language "c"');
-    expect(e.message).toContain("npx tsx rootfs/build.ts --only gcc");
-    expect(() => layersFor("cobol", "/m", dir)).toThrow(/unknown language/);
+    expect(e.message).toContain("npm run images -- gcc");
+    expect(() => layersFor("klingon", "/m", dir)).toThrow(/unknown language/);
   });
 });
 
