@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Building images on demand takes minutes: its own lane (npm run test:images).
+    exclude: ["test/images/**", "node_modules/**"],
     // The suites run as the unprivileged worker user, who cannot write into a
     // root-owned checkout: keep vitest's cache out of node_modules.
     cache: false,

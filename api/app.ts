@@ -8,7 +8,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { languages } from "../rootfs/languages.js";
-import { languageVersions } from "../rootfs/manifest.js";
+import { hasImages, languageReady, languageVersions } from "../rootfs/manifest.js";
 import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
 import type { Config } from "../core/config.js";
 import {
@@ -142,6 +142,7 @@ export function createApp(deps: Deps): OpenAPIHono {
       400: jsonContent(errorSchema, "invalid request: issues name the fields"),
       401: jsonContent(errorSchema, "missing or unknown API key"),
       413: jsonContent(errorSchema, "the body (RUSE_BODY_MAX_BYTES) or an input (RUSE_INPUT_MAX_BYTES) too large"),
+      422: jsonContent(errorSchema, "a language whose image is not built on this server (the issue names the command)"),
       429: jsonContent(errorSchema, "rate limit or full queue; see Retry-After"),
     },
   });
@@ -214,9 +215,14 @@ export function createApp(deps: Deps): OpenAPIHono {
           z.object({
             id: z.string(),
             name: z.string(),
-            version: z.string().nullable(),
+            version: z.string().nullable().openapi({ description: "read from the built image; null: not built here" }),
+            ready: z.boolean().openapi({
+              description:
+                "its images are built on this machine; if not, the first run builds them (about a minute and a half), or gets 422 with RUSE_BUILD_ON_DEMAND=0",
+            }),
             sourceFile: z.string(),
             compiled: z.boolean(),
+            helloWorld: z.string().openapi({ description: 'a program printing "hello, world"' }),
           }),
         ),
         "the catalogue",
@@ -230,8 +236,10 @@ export function createApp(deps: Deps): OpenAPIHono {
         id: l.id,
         name: l.name,
         version: versions[l.id]?.version ?? null,
+        ready: !hasImages() || languageReady(l.id),
         sourceFile: l.sourceFile,
         compiled: !!l.compile,
+        helloWorld: l.examples.hello,
       })),
       200,
     );

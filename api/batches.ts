@@ -55,6 +55,7 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
       400: jsonContent(errorSchema, "invalid request: issues name the fields (runs.N....)"),
       401: jsonContent(errorSchema, "missing or unknown API key"),
       413: jsonContent(errorSchema, "the body or an input too large"),
+      422: jsonContent(errorSchema, "a language whose image is not built on this server (the issue names the command)"),
       429: jsonContent(errorSchema, "the queue has no room for the whole batch; see Retry-After"),
     },
   });

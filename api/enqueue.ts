@@ -9,11 +9,12 @@ import { toJob } from "../core/job.js";
 import { getProblem, type Problem } from "../core/problems.js";
 import type { RunJob, RunRequest, RunResult } from "../core/schemas.js";
 import { storedResult } from "../core/store.js";
+import { hasImages, languageReady } from "../rootfs/manifest.js";
 import type { Issue } from "./reply.js";
 
 /** Why a request cannot be queued: the status, the error, the fields at fault. */
 export interface Refusal {
-  status: 400 | 413;
+  status: 400 | 413 | 422;
   error: string;
   issues: Issue[];
 }
@@ -28,6 +29,25 @@ function oversizedInput(r: RunRequest, max: number): Issue | null {
     const n = Buffer.byteLength(text);
     if (n > max) return { path, message: `${n} bytes, over ${max}` };
   }
+  return null;
+}
+
+/**
+ * With building on demand off (RUSE_BUILD_ON_DEMAND=0), the first language of
+ * a job (its own, its checker's or interactor's) whose images this machine
+ * has not built, as an issue naming the fix. An API host without any images
+ * (workers elsewhere) has no manifest and refuses none.
+ */
+function unbuiltLanguage(job: RunJob, cfg: Config): Issue | null {
+  if (cfg.images.onDemand || !hasImages()) return null; // on demand: the worker builds it
+  const used: [string, string | undefined][] = [
+    ["language", job.language],
+    ["checker.language", job.checker?.language],
+    ["interactor.language", job.interactor?.language],
+  ];
+  for (const [path, id] of used)
+    if (id && !languageReady(id))
+      return { path, message: `"${id}" is catalogued but its image is not built here: npm run images -- ${id}` };
   return null;
 }
 
@@ -54,7 +74,11 @@ export function jobFor(r: RunRequest, cfg: Config, problems: Map<string, Problem
       error: "invalid request",
       issues: [{ path: `${at}problem`, message: `no problem "${r.problem}"` }],
     };
-  return toJob(r, cfg, problem);
+  const job = toJob(r, cfg, problem);
+  const unbuilt = unbuiltLanguage(job, cfg);
+  if (unbuilt)
+    return { status: 422, error: "a language's image is not built", issues: [{ ...unbuilt, path: at + unbuilt.path }] };
+  return job;
 }
 
 export const isRefusal = (j: RunJob | Refusal): j is Refusal => "issues" in j;

@@ -5,7 +5,7 @@ import type { Context } from "hono";
 
 export type Issue = { path: string; message: string };
 
-export const fail = <S extends 400 | 401 | 404 | 413 | 429 | 503 | 507>(
+export const fail = <S extends 400 | 401 | 404 | 413 | 422 | 429 | 503 | 507>(
   c: Context,
   status: S,
   error: string,

@@ -13,6 +13,17 @@ export interface ImagePaths {
   mountRoot?: string;
 }
 
+/** Which languages' images a machine builds, and whether its workers build the others when a run needs one. */
+export interface ImageChoice {
+  /** RUSE_LANGUAGES: language ids, or ["all"]; what `npm start` and `npm run images` build */
+  languages: string[];
+  /** RUSE_BUILD_ON_DEMAND ("0": off): a run for a catalogued language not built here waits while its worker builds it */
+  onDemand: boolean;
+}
+
+/** The eight languages of ruse's first release: what a machine builds unless told otherwise. */
+export const DEFAULT_LANGUAGES = ["bash", "c", "cpp", "python", "javascript", "java", "go", "rust"];
+
 /** Where the worker makes a cgroup per run; unset: /sys/fs/cgroup and "ruse" (worker/sandbox/host.ts). */
 export interface CgroupPlace {
   /** RUSE_CGROUP_ROOT: the cgroup file system's mount point */
@@ -63,6 +74,7 @@ export interface Config {
   /** accept the documented weaker mode without subordinate ids (README: Weaker mode) */
   weakSameUid: boolean;
   cgroup: CgroupPlace;
+  images: ImageChoice;
 }
 
 const int = (v: string | undefined, dflt: number, name: string): number => {
@@ -82,6 +94,12 @@ const list = (v: string | undefined): string[] =>
 export const imagePaths = (env: NodeJS.ProcessEnv = process.env): ImagePaths => ({
   cacheDir: path(env.RUSE_IMAGE_CACHE),
   mountRoot: path(env.RUSE_IMAGE_MOUNTS),
+});
+
+/** The image set alone, for rootfs/images.ts. */
+export const imageChoice = (env: NodeJS.ProcessEnv = process.env): ImageChoice => ({
+  languages: env.RUSE_LANGUAGES ? list(env.RUSE_LANGUAGES) : DEFAULT_LANGUAGES,
+  onDemand: env.RUSE_BUILD_ON_DEMAND !== "0",
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availableParallelism()): Config {
@@ -114,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     jobLockMs: int(env.RUSE_JOB_LOCK_MS, 30_000, "RUSE_JOB_LOCK_MS"),
     weakSameUid: env.RUSE_WEAK_SAME_UID === "1",
     cgroup: { root: path(env.RUSE_CGROUP_ROOT), name: path(env.RUSE_CGROUP_NAME) },
+    images: imageChoice(env),
   };
   if (cfg.callbackAllow.length && !cfg.callbackSecret)
     throw new Error("RUSE_CALLBACK_ALLOW needs RUSE_CALLBACK_SECRET: every callback is signed with it");

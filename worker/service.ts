@@ -11,8 +11,10 @@ import { DONE_CHANNEL, QUEUE, countBatchRun, doneNotice, finishRun, redisOptions
 import { startCallbacks } from "./callbacks.js";
 import { CompiledJudges } from "./compiled-judges.js";
 import { executeRun, type Executed, type RunContext } from "./execute.js";
+import { ImagesOnDemand } from "./images.js";
 import { Sandbox } from "./sandbox/sandbox.js";
 import { TestDataCache } from "./test-data.js";
+import { expandLanguages } from "../rootfs/languages.js";
 import { catalogueLayers, checkImages } from "../rootfs/manifest.js";
 
 export interface WorkerHandle {
@@ -20,7 +22,7 @@ export interface WorkerHandle {
 }
 
 export async function startWorker(cfg: Config, redisUrl: string): Promise<WorkerHandle> {
-  checkImages(); // refuse to start, naming the fix, rather than fail every run
+  checkImages(expandLanguages(cfg.images.languages)); // refuse to start, naming the fix, rather than fail every run
   const sb = await Sandbox.create({
     concurrency: cfg.concurrency,
     allowWeakSameUid: cfg.weakSameUid,
@@ -29,6 +31,7 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
     images: catalogueLayers(),
   });
   console.log(`worker: ${sb.describe()}`);
+  const images = new ImagesOnDemand(sb, cfg.images.onDemand, (m) => console.log(m));
   const redis = new Redis(redisOptions(redisUrl));
   redis.on("error", (e) => console.error(`worker: redis: ${e.message}`));
   const callbacks = await startCallbacks(cfg, redisUrl, redis);
@@ -48,7 +51,11 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
       executed = { verdict: "internal_error", compile: null, run: null, message: "malformed job" };
     } else {
       try {
-        executed = await executeRun(parsed.data, sb, ctx);
+        const run = parsed.data;
+        // A language not built on this machine is built first (or the run fails naming the fix).
+        const langs = [run.language, run.checker?.language, run.interactor?.language];
+        await images.ensure(langs.filter((l): l is string => !!l));
+        executed = await executeRun(run, sb, ctx);
       } catch (e) {
         executed = {
           language: parsed.data.language,
