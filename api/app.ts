@@ -218,7 +218,7 @@ export function createApp(deps: Deps): OpenAPIHono {
             version: z.string().nullable().openapi({ description: "read from the built image; null: not built here" }),
             ready: z.boolean().openapi({
               description:
-                "its images are built on this machine; if not, the first run builds them (about a minute and a half), or gets 422 with RUSE_BUILD_ON_DEMAND=0",
+                "its images are built on this machine; if not, the first run builds them (about a minute), or gets 422 with RUSE_BUILD_ON_DEMAND=0",
             }),
             sourceFile: z.string(),
             compiled: z.boolean(),
