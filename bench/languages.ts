@@ -18,11 +18,12 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { builtinLimits } from "../core/limits.js";
 import { getLanguage, languageEnv, languages, type Language } from "../rootfs/languages.js";
 import { languageReady, layersFor } from "../rootfs/manifest.js";
 import { Sandbox } from "../worker/sandbox/sandbox.js";
+import { prepare } from "../worker/execute.js";
 import { runArgv, sandboxLimits } from "../worker/stage.js";
 import { compare } from "./stats.js";
 
@@ -94,47 +95,23 @@ async function bare(lang: Language, runs: number): Promise<number | string> {
   }
 }
 
-/** The ruse run's medians in ms over `rounds` runs, after one compile in the sandbox (as worker/execute.ts does). */
+/** The ruse run's medians in ms over `rounds` runs, after one compile in the sandbox (worker/execute.ts's prepare). */
 async function ruse(lang: Language, rounds: number): Promise<{ ruse: number; b2b: number }> {
   const layers = layersFor(lang.id);
   // A sandbox of its own holding this image built, as the worker's holds each of the catalogue's.
   const sb = await Sandbox.create({ concurrency: 1, images: [layers] });
-  const env = languageEnv(lang);
   const source = { path: lang.sourceFile, content: Buffer.from(lang.examples.hello) };
-  let files = [source];
-  let boxLower: string | undefined;
   const cleanup: string[] = [];
   try {
-    if (lang.compile) {
-      const limits = sandboxLimits(builtinLimits.compile.default, lang, true);
-      const c = await sb.run({
-        layers,
-        argv: [...lang.compile],
-        env,
-        files,
-        collect: ["."],
-        collectMaxBytes: limits.scratchBytes,
-        limits,
-      });
-      if (c.verdict !== "ok") throw new Error(`ruse: ${lang.id} compile: ${c.verdict} ${c.error ?? c.stderr}`);
-      // The artifacts in a private directory, its "box" shown read-only in each run's /box.
-      const dir = mkdtempSync(join(tmpdir(), "ruse-bench-artifacts-"));
-      cleanup.push(dir);
-      boxLower = join(dir, "box");
-      mkdirSync(boxLower, { mode: 0o755 });
-      for (const f of c.collected) {
-        if (!("content" in f)) continue;
-        mkdirSync(dirname(join(boxLower, f.path)), { recursive: true, mode: 0o755 });
-        writeFileSync(join(boxLower, f.path), f.content, { flag: "wx", mode: 0o755 });
-      }
-      files = [];
-    }
+    // Compiled once, as the worker does for a run's tests: the artifacts shown read-only in each run's /box.
+    const p = await prepare(sb, lang.id, [source], builtinLimits.compile.default, cleanup);
+    if ("failed" in p) throw new Error(`ruse: ${lang.id} compile: ${p.verdict} ${p.message ?? p.failed.stderr}`);
     const spec = {
-      layers,
-      boxLower,
+      layers: p.layers,
+      boxLower: p.boxLower,
       argv: runArgv(lang, RUN_MB, []),
-      env,
-      files,
+      env: p.env,
+      files: p.files,
       limits: sandboxLimits(builtinLimits.run.default, lang, false),
     };
     const run = async () => {

@@ -47,7 +47,7 @@ const decode = (files: RunJob["files"]): SandboxFile[] =>
   files.map((f) => ({ path: f.path, content: Buffer.from(f.contentBase64, "base64") }));
 
 /** A language's program, ready to run: its image, environment and files. */
-interface Prepared {
+export interface Prepared {
   lang: Language;
   layers: string[];
   env: Record<string, string>;
@@ -78,9 +78,10 @@ function materialize(files: SandboxFile[]): { dir: string; box: string } {
 
 /**
  * Compiles (if the language compiles) in a sandbox of its own; the artifacts
- * and sources come back as regular files only, for the runs.
+ * and sources come back as regular files only, for the runs. (Also what
+ * bench/languages.ts times the runs of.)
  */
-async function prepare(
+export async function prepare(
   sb: Sandbox,
   languageId: string,
   files: SandboxFile[],
