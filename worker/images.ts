@@ -9,6 +9,10 @@
 // mounted with squashfuse and, since a build without root cannot run the
 // build check in a chroot, the worker runs that check (rootfs/check.ts)
 // through its own sandbox before the first run may use them.
+// The build's user namespace maps the worker's subordinate ids, as the
+// slots' runs do (the same /etc/subuid range): a run cannot name the build's
+// processes (its own PID namespace) nor reach its files (its own root), and
+// the build runs only Debian's packages.
 
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
