@@ -287,8 +287,13 @@ export function resolveLayers(languageId: string): { layers: string[]; onDemand:
 
 /** The image directories (layersFor) of every language built and mounted here, each image once. */
 export function catalogueLayers(mountRoot = defaultMountRoot(), cacheDir = imageCacheDir()): string[][] {
-  const ready = catalogue.filter((l) => languageReady(l.id, cacheDir));
-  const stacks = ready.map((l) => layersFor(l.id, mountRoot, cacheDir));
+  const stacks = catalogue.flatMap((l) => {
+    try {
+      return [layersFor(l.id, mountRoot, cacheDir)];
+    } catch {
+      return []; // not built here
+    }
+  });
   const mounted = stacks.filter((ls) => ls.every((dir) => fs.existsSync(path.join(dir, "usr"))));
   const byKey = new Map(mounted.map((ls) => [ls.join(":"), ls]));
   return [...byKey.values()];

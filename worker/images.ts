@@ -36,24 +36,33 @@ export class ImagesOnDemand {
     private readonly log: (msg: string) => void,
   ) {}
 
-  /** Resolves once each language's images are usable here; throws why one is not (naming the fix). */
+  /**
+   * Resolves once each language's images are usable here; throws why one is
+   * not (naming the fix). After a language's first run this is a map lookup:
+   * a run's path reads no manifest (as worker/stage.ts's layersOf).
+   */
   async ensure(languageIds: readonly string[]): Promise<void> {
     for (const id of new Set(languageIds)) {
-      let found: ReturnType<typeof resolveLayers> | undefined;
-      try {
-        found = resolveLayers(id);
-      } catch (e) {
-        if (!this.enabled) throw e;
-      }
-      if (found && !found.onDemand) continue; // the machine's own images, checked when they were built
       let p = this.ready.get(id);
       if (!p) {
-        p = this.prepare(getLanguage(id)!, !found);
+        p = this.usable(id);
         this.ready.set(id, p);
         p.catch(() => this.ready.delete(id)); // tried again by the next run
       }
       await p;
     }
+  }
+
+  /** At once for the machine's own images (checked when they were built); else built, mounted and checked. */
+  private async usable(id: string): Promise<void> {
+    let found: ReturnType<typeof resolveLayers> | undefined;
+    try {
+      found = resolveLayers(id);
+    } catch (e) {
+      if (!this.enabled) throw e;
+    }
+    if (found && !found.onDemand) return;
+    await this.prepare(getLanguage(id)!, !found);
   }
 
   private async prepare(lang: Language, build: boolean): Promise<void> {
@@ -93,7 +102,11 @@ export class ImagesOnDemand {
     });
   }
 
-  /** The build check's runner: the worker's own sandbox, with the compile step's default limits. */
+  /**
+   * The build check's runner: the worker's own sandbox. The programs are the
+   * catalogue's examples, not a user's: their limits only need to let the
+   * slowest compiler (tsc, kotlinc: seconds of start-up) finish, with room.
+   */
   private runner(lang: Language, layers: string[]): Runner {
     return async ({ argv, files, stdin }) => {
       const r = await this.sb.run({
