@@ -2,15 +2,16 @@
 // generate /openapi.json; nothing malformed reaches a worker.
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler, TypedResponse } from "hono";
-import { getConnInfo } from "@hono/node-server/conninfo";
 import { HTTPException } from "hono/http-exception";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import { languages } from "../rootfs/languages.js";
-import { hasImages, languageReady, languageVersions } from "../rootfs/manifest.js";
+import type { Registry } from "prom-client";
+import { offered } from "./catalogue.js";
+import { judge0Refuse, judge0Routes } from "./compat/judge0.js";
+import { pistonGuardRefuse, pistonRefuse, pistonRoutes } from "./compat/piston.js";
 import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
 import type { Config } from "../core/config.js";
+import type { Log } from "../core/log.js";
 import {
   callbackRecordSchema,
   errorSchema,
@@ -19,13 +20,15 @@ import {
   type RunResult,
 } from "../core/schemas.js";
 import { renderMetrics } from "../core/store.js";
+import { dashboardRoutes } from "./dashboard.js";
 import { docsPage } from "./docs.js";
+import { guard } from "./guard.js";
 import { cappedBody } from "./body.js";
 import { batchRoutes } from "./batches.js";
 import { eventRoutes } from "./events.js";
 import { problemRoutes } from "./problems.js";
 import { fail, jsonContent, uuidParam } from "./reply.js";
-import { isRefusal, jobFor, jobOptions, problemsOf, runState } from "./enqueue.js";
+import { RunSubmitter, runState } from "./enqueue.js";
 import type { Completions } from "./completions.js";
 
 export interface Deps {
@@ -33,6 +36,9 @@ export interface Deps {
   queue: Queue;
   completions: Completions;
   redis: Redis;
+  log: Log;
+  /** this process's runtime metrics, served after the cluster's on /metrics */
+  processMetrics?: Registry;
 }
 
 /**
@@ -44,41 +50,24 @@ const completed = (c: Context, json: string) =>
   c.body(json, 200, { "Content-Type": "application/json" }) as Response as Response &
     TypedResponse<RunResult, 200, "json">;
 
-const sha256 = (s: string) => createHash("sha256").update(s).digest();
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
-/**
- * Bearer API keys when configured; a per-key (or per-address) request rate.
- * A key is matched by its hash, compared in constant time with every known
- * key's, so the answer's timing tells nothing of how much of a key was right;
- * the rate counter is named by the hash too, so Redis never holds a key.
- */
-function guard(deps: Deps): MiddlewareHandler {
-  const known = deps.cfg.apiKeys.map(sha256);
-  const isKnown = (key: string) => {
-    const h = sha256(key);
-    return known.reduce((hit, k) => timingSafeEqual(h, k) || hit, false);
-  };
+/** One log line per request, with the run it made (X-Run-Id) or names (its path). */
+function requestLog(log: Log): MiddlewareHandler {
   return async (c, next) => {
-    // Without keys, clients are told apart by their address (never by a
-    // header they could set themselves).
-    let who = getConnInfo(c).remote.address ?? "unknown";
-    if (deps.cfg.apiKeys.length) {
-      const m = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "");
-      if (!m || !isKnown(m[1]!)) {
-        c.header("WWW-Authenticate", "Bearer");
-        return fail(c, 401, "missing or unknown API key (Authorization: Bearer KEY)");
-      }
-      who = `key:${sha256(m[1]!).toString("base64url")}`;
-    }
-    if (deps.cfg.rateLimit > 0) {
-      const key = `ruse:rate:${who}:${Math.floor(Date.now() / 1000)}`;
-      const [[, n]] = (await deps.redis.multi().incr(key).expire(key, 2).exec()) as [[null, number]];
-      if (n > deps.cfg.rateLimit) {
-        c.header("Retry-After", "1");
-        return fail(c, 429, `rate limit: at most ${deps.cfg.rateLimit} requests per second`);
-      }
-    }
+    const t0 = performance.now();
     await next();
+    const run = c.res.headers.get("x-run-id") ?? UUID.exec(c.req.path)?.[0];
+    log.info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - t0) * 10) / 10,
+        ...(run && { run }),
+      },
+      "request",
+    );
   };
 }
 
@@ -99,11 +88,12 @@ export function createApp(deps: Deps): OpenAPIHono {
   app.onError((e, c) => {
     if (e instanceof HTTPException && e.status === 400) return fail(c, 400, "the body is not valid JSON");
     if (e instanceof HTTPException) return c.json({ error: e.message }, e.status);
-    console.error(`api: ${e.stack ?? e}`);
+    deps.log.error({ err: e, method: c.req.method, path: c.req.path }, "internal error");
     return c.json({ error: "internal error" }, 500);
   });
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}`));
 
+  app.use("*", requestLog(deps.log));
   app.use("/v1/*", guard(deps));
   const runsBody = cappedBody(cfg.bodyMaxBytes, (c) =>
     fail(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes (RUSE_BODY_MAX_BYTES)`),
@@ -118,13 +108,21 @@ export function createApp(deps: Deps): OpenAPIHono {
     ),
   );
 
-  // Back-pressure reads the queue's length at most every 100 ms (a Redis
-  // round trip per POST is latency on a busy machine), counting our own adds.
-  let waiting = { n: 0, at: 0 };
-  const queueFull = async () => {
-    if (Date.now() - waiting.at > 100) waiting = { n: await queue.getWaitingCount(), at: Date.now() };
-    return waiting.n >= cfg.maxQueue;
-  };
+  const submitter = new RunSubmitter(cfg, queue, redis, completions);
+
+  // The compatible APIs: the same keys, rate and body cap, refused in the shape their clients read.
+  app.use("/piston/*", guard(deps, { refuse: pistonGuardRefuse }));
+  app.use(
+    "/piston/api/v2/execute",
+    cappedBody(cfg.bodyMaxBytes, (c) => pistonRefuse(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes`)),
+  );
+  pistonRoutes(app, cfg, submitter);
+  app.use("/judge0/*", guard(deps, { refuse: judge0Refuse, keyHeader: "x-auth-token" }));
+  app.use(
+    "/judge0/*",
+    cappedBody(cfg.bodyMaxBytes, (c) => judge0Refuse(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes`)),
+  );
+  judge0Routes(app, cfg, queue, redis, submitter);
 
   const runRequest = runRequestSchema(cfg);
 
@@ -147,26 +145,16 @@ export function createApp(deps: Deps): OpenAPIHono {
     },
   });
   app.openapi(postRun, async (c) => {
-    const body = c.req.valid("json");
-    const job = jobFor(body, cfg, await problemsOf(redis, [body]));
-    if (isRefusal(job)) return fail(c, job.status, job.error, job.issues);
-    if (await queueFull()) {
+    const s = await submitter.submit(c.req.valid("json"), c.req.valid("query").wait === "true");
+    if ("refused" in s) return fail(c, s.refused.status, s.refused.error, s.refused.issues);
+    if ("full" in s) {
       c.header("Retry-After", "5");
-      return fail(c, 429, `the queue is full (${cfg.maxQueue} runs waiting); try again later`);
+      return fail(c, 429, s.full);
     }
-    const id = randomUUID();
-    waiting.n++;
-    const waiter = c.req.valid("query").wait === "true" ? completions.wait(id, cfg.waitMaxMs) : null;
-    try {
-      await queue.add("run", { ...job, notify: waiter !== null }, jobOptions(cfg, id));
-    } catch (e) {
-      waiter?.cancel();
-      throw e;
-    }
+    c.header("X-Run-Id", s.id);
     // Not done within the server's wait limit (or failed): answer as queued.
-    const r = await waiter?.result;
-    if (r) return completed(c, r);
-    return c.json({ id, status: "queued" as const }, 202);
+    if (s.result) return completed(c, s.result);
+    return c.json({ id: s.id, status: "queued" as const }, 202);
   });
 
   const getRun = createRoute({
@@ -201,8 +189,9 @@ export function createApp(deps: Deps): OpenAPIHono {
       : fail(c, 404, `no callback of run ${id} done or given up`);
   });
 
+  dashboardRoutes(app, deps);
   problemRoutes(app, cfg, redis);
-  batchRoutes(app, cfg, queue, redis);
+  batchRoutes(app, cfg, queue, redis, submitter);
   eventRoutes(app, queue, redis);
 
   const langs = createRoute({
@@ -229,21 +218,20 @@ export function createApp(deps: Deps): OpenAPIHono {
       ),
     },
   });
-  app.openapi(langs, (c) => {
-    const versions = languageVersions();
-    return c.json(
-      languages.map((l) => ({
-        id: l.id,
-        name: l.name,
-        version: versions[l.id]?.version ?? null,
-        ready: !hasImages() || languageReady(l.id),
-        sourceFile: l.sourceFile,
-        compiled: !!l.compile,
-        helloWorld: l.examples.hello,
+  app.openapi(langs, (c) =>
+    c.json(
+      offered().map(({ lang, version, ready }) => ({
+        id: lang.id,
+        name: lang.name,
+        version,
+        ready,
+        sourceFile: lang.sourceFile,
+        compiled: !!lang.compile,
+        helloWorld: lang.examples.hello,
       })),
       200,
-    );
-  });
+    ),
+  );
 
   app.get("/healthz", async (c) => {
     try {
@@ -262,7 +250,8 @@ export function createApp(deps: Deps): OpenAPIHono {
 
   app.get("/metrics", async (c) => {
     const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed");
-    return c.text(await renderMetrics(redis, counts), 200, { "Content-Type": "text/plain; version=0.0.4" });
+    const own = (await deps.processMetrics?.metrics()) ?? "";
+    return c.text((await renderMetrics(redis, counts)) + own, 200, { "Content-Type": "text/plain; version=0.0.4" });
   });
 
   const doc = {

@@ -20,12 +20,12 @@ import {
 } from "../core/schemas.js";
 import { BATCH_KEY, RESULT_KEY, type StoredBatch } from "../core/store.js";
 import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
-import { isRefusal, jobFor, jobOptions, problemsOf, runState } from "./enqueue.js";
+import { isRefusal, jobFor, problemsOf, runState, type RunSubmitter } from "./enqueue.js";
 import { fail, jsonContent, uuidParam } from "./reply.js";
 
 const PAGE_MAX = 100;
 
-export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: Redis): void {
+export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: Redis, submitter: RunSubmitter): void {
   const post = createRoute({
     method: "post",
     path: "/v1/batches",
@@ -69,23 +69,24 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
       jobs.push(job);
     }
     // All or none: a batch never starts half queued for want of room.
-    if ((await queue.getWaitingCount()) + jobs.length > cfg.maxQueue) {
+    const id = randomUUID();
+    const inBatch = { id, size: jobs.length, ...(callbackUrl ? { callbackUrl } : {}) };
+    const ids = await submitter.submitAll(
+      jobs.map((data) => ({ ...data, batch: inBatch })),
+      // Kept as long as the results (a little longer: the last result is written after the batch).
+      async (runs) => {
+        const batch: StoredBatch = {
+          runs,
+          createdAt: new Date().toISOString(),
+          ...(callbackUrl ? { callbackUrl } : {}),
+        };
+        await redis.set(BATCH_KEY(id), JSON.stringify(batch), "EX", cfg.resultTtlSeconds * 2);
+      },
+    );
+    if (!ids) {
       c.header("Retry-After", "5");
       return fail(c, 429, `the queue has no room for ${jobs.length} more runs (RUSE_MAX_QUEUE ${cfg.maxQueue})`);
     }
-    const id = randomUUID();
-    const ids = jobs.map(() => randomUUID());
-    const batch: StoredBatch = {
-      runs: ids,
-      createdAt: new Date().toISOString(),
-      ...(callbackUrl ? { callbackUrl } : {}),
-    };
-    // Kept as long as the results (a little longer: the last result is written after the batch).
-    await redis.set(BATCH_KEY(id), JSON.stringify(batch), "EX", cfg.resultTtlSeconds * 2);
-    const inBatch = { id, size: jobs.length, ...(callbackUrl ? { callbackUrl } : {}) };
-    await queue.addBulk(
-      jobs.map((data, i) => ({ name: "run", data: { ...data, batch: inBatch }, opts: jobOptions(cfg, ids[i]!) })),
-    );
     return c.json({ id, runs: ids }, 202);
   });
 

@@ -4,12 +4,14 @@
 // options, and where a queued run stands.
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { randomUUID } from "node:crypto";
 import type { Config } from "../core/config.js";
 import { toJob } from "../core/job.js";
 import { getProblem, type Problem } from "../core/problems.js";
 import type { RunJob, RunRequest, RunResult } from "../core/schemas.js";
 import { storedResult } from "../core/store.js";
 import { hasImages, languageReady } from "../rootfs/manifest.js";
+import type { Completions } from "./completions.js";
 import type { Issue } from "./reply.js";
 
 /** Why a request cannot be queued: the status, the error, the fields at fault. */
@@ -122,4 +124,62 @@ export async function runState(
       startedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,
     },
   };
+}
+
+/** What a submission came to: refused (the request's fault), no room in the queue, or queued (and, waited for, its result). */
+export type Submitted = { refused: Refusal } | { full: string } | { id: string; result: string | null };
+
+/**
+ * The one way a single run is queued, whichever API it came in by (v1,
+ * Piston, Judge0): made a job, checked against the queue's cap, added, and
+ * with `wait` its result awaited (null: not done within RUSE_WAIT_MAX_MS).
+ */
+export class RunSubmitter {
+  // Back-pressure reads the queue's length at most every 100 ms (a Redis
+  // round trip per POST is latency on a busy machine), counting our own adds.
+  private waiting = { n: 0, at: 0 };
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly queue: Queue,
+    private readonly redis: Redis,
+    private readonly completions: Completions,
+  ) {}
+
+  /** Whether `n` more runs would pass the queue's cap. */
+  async full(n = 1): Promise<boolean> {
+    if (n > 1 || Date.now() - this.waiting.at > 100)
+      this.waiting = { n: await this.queue.getWaitingCount(), at: Date.now() };
+    return this.waiting.n + n > this.cfg.maxQueue;
+  }
+
+  async submit(r: RunRequest, wait: boolean): Promise<Submitted> {
+    const job = jobFor(r, this.cfg, await problemsOf(this.redis, [r]));
+    if (isRefusal(job)) return { refused: job };
+    if (await this.full()) return { full: `the queue is full (${this.cfg.maxQueue} runs waiting); try again later` };
+    const id = randomUUID();
+    this.waiting.n++;
+    const waiter = wait ? this.completions.wait(id, this.cfg.waitMaxMs) : null;
+    try {
+      await this.queue.add("run", { ...job, notify: waiter !== null }, jobOptions(this.cfg, id));
+    } catch (e) {
+      waiter?.cancel();
+      throw e;
+    }
+    return { id, result: (await waiter?.result) ?? null };
+  }
+
+  /**
+   * Jobs already made (jobFor), queued in one round trip, all or none: their
+   * ids, or null when the queue has no room. `beforeAdd` is given the ids
+   * before any job can run (a batch stores its list of runs there).
+   */
+  async submitAll(jobs: RunJob[], beforeAdd?: (ids: string[]) => Promise<void>): Promise<string[] | null> {
+    if (await this.full(jobs.length)) return null;
+    const ids = jobs.map(() => randomUUID());
+    await beforeAdd?.(ids);
+    this.waiting.n += jobs.length;
+    await this.queue.addBulk(jobs.map((data, i) => ({ name: "run", data, opts: jobOptions(this.cfg, ids[i]!) })));
+    return ids;
+  }
 }
