@@ -2,6 +2,7 @@
 // per API process to the workers' completion notices (store.ts,
 // DONE_CHANNEL), and a map of the requests waiting, by run id.
 import { Redis } from "ioredis";
+import type { Log } from "../core/log.js";
 import { DONE_CHANNEL, RESULT_KEY, redisOptions, storedResult } from "../core/store.js";
 
 /** How long the last look for a result may take before the request is answered "queued". */
@@ -36,9 +37,9 @@ export class Completions {
     });
   }
 
-  static async start(redisUrl: string, redis: Redis): Promise<Completions> {
+  static async start(redisUrl: string, redis: Redis, log: Log): Promise<Completions> {
     const sub = new Redis(redisOptions(redisUrl));
-    sub.on("error", (e) => console.error(`api: redis (completions): ${e.message}`));
+    sub.on("error", (e) => log.error(`redis (completions): ${e.message}`));
     await sub.subscribe(DONE_CHANNEL); // ioredis subscribes again after a reconnect
     return new Completions(sub, redis);
   }

@@ -3,7 +3,9 @@ import { serve } from "@hono/node-server";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Config } from "../core/config.js";
+import { createLog, type Log } from "../core/log.js";
 import { createApp } from "./app.js";
+import { processMetrics } from "./process-metrics.js";
 import { Completions } from "./completions.js";
 import { QUEUE, redisOptions } from "../core/store.js";
 
@@ -14,24 +16,30 @@ export interface ApiHandle {
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
-export async function startApi(cfg: Config, redisUrl: string): Promise<ApiHandle> {
+export async function startApi(
+  cfg: Config,
+  redisUrl: string,
+  log: Log = createLog("api", cfg.logLevel),
+): Promise<ApiHandle> {
   let host = cfg.host;
   if (cfg.apiKeys.length === 0 && !LOOPBACK.has(host)) {
-    console.warn(`api: no RUSE_API_KEYS set: binding to 127.0.0.1 instead of ${host} (set keys to listen elsewhere)`);
+    log.warn(`no RUSE_API_KEYS set: binding to 127.0.0.1 instead of ${host} (set keys to listen elsewhere)`);
     host = "127.0.0.1";
   }
   const connection = redisOptions(redisUrl);
   const redis = new Redis(connection);
-  redis.on("error", (e) => console.error(`api: redis: ${e.message}`));
+  redis.on("error", (e) => log.error(`redis: ${e.message}`));
   const queue = new Queue(QUEUE, { connection });
-  const completions = await Completions.start(redisUrl, redis);
-  const app = createApp({ cfg, queue, completions, redis });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+  const completions = await Completions.start(redisUrl, redis, log);
+  let server: ReturnType<typeof serve> | undefined;
+  const connections = () => new Promise<number>((r) => (server ? server.getConnections((_, n) => r(n)) : r(0)));
+  const app = createApp({ cfg, queue, completions, redis, log, processMetrics: processMetrics(connections) });
+  server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: cfg.port, hostname: host }, () => resolve(s));
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : cfg.port;
-  console.log(`api: listening on http://${host}:${port}${cfg.apiKeys.length ? "" : " (no API keys: loopback only)"}`);
+  log.info(`listening on http://${host}:${port}${cfg.apiKeys.length ? "" : " (no API keys: loopback only)"}`);
   return {
     port,
     async close() {

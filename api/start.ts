@@ -3,14 +3,16 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../core/config.js";
+import { createLog } from "../core/log.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "../core/redis-embedded.js";
 import { startApi } from "./server.js";
 
 const cfg = loadConfig();
+const log = createLog("api", cfg.logLevel);
 let embedded: EmbeddedRedis | null = null;
 if (!cfg.redisUrl) {
   embedded = await startEmbeddedRedis(cfg.stateDir);
-  console.log(`redis: embedded at ${embedded.url} (set REDIS_URL to use another)`);
+  log.info(`redis: embedded at ${embedded.url} (set REDIS_URL to use another)`);
 }
 const redisUrl = cfg.redisUrl ?? embedded!.url;
 const workerMain = fileURLToPath(new URL("../worker/main.ts", import.meta.url));
@@ -18,7 +20,7 @@ const worker = spawn(process.execPath, ["--import", "tsx", workerMain], {
   stdio: "inherit",
   env: { ...process.env, REDIS_URL: redisUrl },
 });
-const api = await startApi(cfg, redisUrl);
+const api = await startApi(cfg, redisUrl, log);
 
 let stopping = false;
 async function stop(code: number): Promise<never> {

@@ -3,6 +3,8 @@
 // of its own; and a lean HTTP client for the load generator, which shares
 // the two cores with the service (fetch costs about 1 ms of CPU per request
 // here, which would be charged to the service).
+import { pino } from "pino";
+import { createLog } from "../core/log.js";
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -26,11 +28,12 @@ export async function startBenchService(parallel: number): Promise<BenchService>
   const cfg = loadConfig({ ...env, PORT: "0", RUSE_RATE_LIMIT: "0" });
   const redis = await startEmbeddedRedis(state);
   const workerMain = fileURLToPath(new URL("../worker/main.ts", import.meta.url));
+  // Logs at info, as deployed (their cost is measured), into /dev/null rather than over the figures.
   const worker = spawn(process.execPath, ["--import", "tsx", workerMain], {
-    stdio: "inherit",
+    stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, ...env, REDIS_URL: redis.url },
   });
-  const api = await startApi(cfg, redis.url);
+  const api = await startApi(cfg, redis.url, createLog("api", "info", pino.destination("/dev/null")));
   const base = `http://127.0.0.1:${api.port}`;
   while ((await fetch(`${base}/healthz`)).status !== 200) await sleep(50);
   return {

@@ -34,9 +34,13 @@ export interface CgroupPlace {
 
 export interface Config {
   port: number;
+  /** pino's level: fatal, error, warn, info, debug, trace or silent */
+  logLevel: string;
   host: string;
   redisUrl: string | undefined;
   stateDir: string;
+  /** keys that open the queue dashboard (/admin/queues); with API keys on and none, it is off */
+  adminKeys: string[];
   apiKeys: string[];
   /** requests per second per API key (or per client address without keys) */
   rateLimit: number;
@@ -90,6 +94,12 @@ const list = (v: string | undefined): string[] =>
     .map((k) => k.trim())
     .filter(Boolean);
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+function logLevel(v: string | undefined): string {
+  if (v && !LOG_LEVELS.includes(v)) throw new Error(`RUSE_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+  return v || "info";
+}
+
 /** The image locations alone, for rootfs/, which builds and mounts them without a service config. */
 export const imagePaths = (env: NodeJS.ProcessEnv = process.env): ImagePaths => ({
   cacheDir: path(env.RUSE_IMAGE_CACHE),
@@ -105,10 +115,12 @@ export const imageChoice = (env: NodeJS.ProcessEnv = process.env): ImageChoice =
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availableParallelism()): Config {
   const cfg: Config = {
     port: int(env.PORT, 3000, "PORT"),
+    logLevel: logLevel(env.RUSE_LOG_LEVEL),
     host: env.HOST || "127.0.0.1",
     redisUrl: env.REDIS_URL || undefined,
     stateDir: env.RUSE_STATE_DIR || `${env.HOME ?? "/tmp"}/.local/state/ruse`,
     apiKeys: list(env.RUSE_API_KEYS),
+    adminKeys: list(env.RUSE_ADMIN_KEYS),
     rateLimit: int(env.RUSE_RATE_LIMIT, 50, "RUSE_RATE_LIMIT"),
     maxQueue: int(env.RUSE_MAX_QUEUE, 1000, "RUSE_MAX_QUEUE"),
     resultTtlSeconds: int(env.RUSE_RESULT_TTL, 3600, "RUSE_RESULT_TTL"),

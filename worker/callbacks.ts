@@ -8,6 +8,7 @@
 import { Queue, Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { CALLBACK_KEY, CALLBACK_QUEUE, callbackRefusal, signCallback, type CallbackRecord } from "../core/callbacks.js";
+import type { Log } from "../core/log.js";
 import type { Config } from "../core/config.js";
 import type { RunResult } from "../core/schemas.js";
 import { BATCH_KEY, RESULT_KEY, redisOptions, storedResult, type StoredBatch } from "../core/store.js";
@@ -27,7 +28,7 @@ export interface Callbacks {
   close(): Promise<void>;
 }
 
-export async function startCallbacks(cfg: Config, redisUrl: string, redis: Redis): Promise<Callbacks> {
+export async function startCallbacks(cfg: Config, redisUrl: string, redis: Redis, log: Log): Promise<Callbacks> {
   const queue = new Queue(CALLBACK_QUEUE, { connection: redisOptions(redisUrl) });
   const record = (id: string, r: CallbackRecord) =>
     redis.set(CALLBACK_KEY(id), JSON.stringify(r), "EX", cfg.resultTtlSeconds);
@@ -72,11 +73,11 @@ export async function startCallbacks(cfg: Config, redisUrl: string, redis: Redis
     connection: redisOptions(redisUrl),
     concurrency: 16, // deliveries wait on the network, not on a CPU
   });
-  worker.on("error", (e) => console.error(`worker: callbacks: ${e.message}`));
+  worker.on("error", (e) => log.error(`callbacks: ${e.message}`));
   worker.on("failed", (job, e) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
       const { kind, id } = job.data;
-      console.error(`worker: the callback of ${kind} ${id} is given up after ${job.attemptsMade} tries: ${e.message}`);
+      log.warn({ [kind]: id, attempts: job.attemptsMade, err: e.message }, "callback given up");
       void record(id, { delivered: false, attempts: job.attemptsMade, error: e.message });
     }
   });

@@ -6,6 +6,7 @@ import { Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import { join } from "node:path";
 import type { Config } from "../core/config.js";
+import { createLog, type Log } from "../core/log.js";
 import { runJobSchema, type RunResult } from "../core/schemas.js";
 import { DONE_CHANNEL, QUEUE, countBatchRun, doneNotice, finishRun, redisOptions } from "../core/store.js";
 import { startCallbacks } from "./callbacks.js";
@@ -21,7 +22,11 @@ export interface WorkerHandle {
   close(): Promise<void>;
 }
 
-export async function startWorker(cfg: Config, redisUrl: string): Promise<WorkerHandle> {
+export async function startWorker(
+  cfg: Config,
+  redisUrl: string,
+  log: Log = createLog("worker", cfg.logLevel),
+): Promise<WorkerHandle> {
   checkImages(expandLanguages(cfg.images.languages)); // refuse to start, naming the fix, rather than fail every run
   const sb = await Sandbox.create({
     concurrency: cfg.concurrency,
@@ -30,15 +35,15 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
     stateDir: cfg.stateDir,
     images: catalogueLayers(),
   });
-  console.log(`worker: ${sb.describe()}`);
-  const images = new ImagesOnDemand(sb, cfg.images.onDemand, (m) => console.log(m));
+  log.info(sb.describe());
+  const images = new ImagesOnDemand(sb, cfg.images.onDemand, (m) => log.info(m));
   const redis = new Redis(redisOptions(redisUrl));
-  redis.on("error", (e) => console.error(`worker: redis: ${e.message}`));
-  const callbacks = await startCallbacks(cfg, redisUrl, redis);
+  redis.on("error", (e) => log.error(`redis: ${e.message}`));
+  const callbacks = await startCallbacks(cfg, redisUrl, redis, log);
   const ctx: RunContext = {
     testData: new TestDataCache(redis, join(cfg.stateDir, "test-data"), cfg.testCacheMaxBytes),
     judges: new CompiledJudges((key) =>
-      console.log(`worker: compiling a checker or interactor (${key.slice(0, 12)}), kept for later runs`),
+      log.info(`compiling a checker or interactor (${key.slice(0, 12)}), kept for later runs`),
     ),
   };
 
@@ -79,14 +84,29 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
       completedAt: completedAt.toISOString(),
     };
     const queued = parsed.success ? parsed.data : undefined;
-    const done = await finishRun(redis, result, cfg.resultTtlSeconds, {
+    const run = {
       language: executed.language ?? "unknown",
       verdict: executed.verdict ?? "internal_error",
       runSeconds: (completedAt.getTime() - startedAt.getTime()) / 1000,
       waitSeconds: Math.max(0, (startedAt.getTime() - Date.parse(createdAt)) / 1000),
+    };
+    const done = await finishRun(redis, result, cfg.resultTtlSeconds, {
+      ...run,
       notify: queued?.notify === true,
       batch: queued?.batch?.id,
     });
+    log.info(
+      {
+        run: result.id,
+        language: run.language,
+        verdict: run.verdict,
+        waitMs: Math.round(run.waitSeconds * 1000),
+        runMs: Math.round(run.runSeconds * 1000),
+        ...(executed.message && { message: executed.message }),
+        ...(done < 0 && { duplicate: true }),
+      },
+      "run",
+    );
     // Only the result that is the one calls back (a retried job's second result is not stored: done is -1).
     if (done >= 0 && queued?.callbackUrl) await callbacks.send("run", result.id, queued.callbackUrl);
     if (queued?.batch?.callbackUrl && done === queued.batch.size)
@@ -101,7 +121,7 @@ export async function startWorker(cfg: Config, redisUrl: string): Promise<Worker
     stalledInterval: cfg.jobLockMs,
     maxStalledCount: 2,
   });
-  worker.on("error", (e) => console.error(`worker: ${e.message}`));
+  worker.on("error", (e) => log.error(e.message));
   // A run that failed for good (its result could not be stored, three times)
   // has no result: an API waiting on it stops waiting and answers "queued";
   // GET /v1/runs/:id then tells internal_error. (One failed by BullMQ's

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { loadConfig, type Config } from "../../core/config.js";
+import { createLog } from "../../core/log.js";
 import { startEmbeddedRedis, type EmbeddedRedis } from "../../core/redis-embedded.js";
 import { startApi, type ApiHandle } from "../../api/server.js";
 import { redisOptions } from "../../core/store.js";
@@ -50,8 +51,10 @@ export interface Stack {
   redisUrl: string;
   base: string;
   port: number;
-  /** What the API printed while starting (console.log/warn). */
+  /** What the API logged (each line's message). */
   apiMessages: string[];
+  /** The API's log lines, parsed. */
+  apiLines: Record<string, unknown>[];
   /** A direct Redis client for checks the API cannot make. */
   redis: Redis;
   request(
@@ -114,27 +117,27 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redis = new Redis(redisOptions(redisUrl));
   redis.on("error", () => {}); // Redis restarts are part of the fault tests; ioredis reconnects
 
+  // The API's log lines are kept (their messages, for tests of what it says at start), and
+  // only its warnings and errors printed: a line per request would bury a failing test's output.
   const apiMessages: string[] = [];
-  const { log, warn } = console;
-  console.log = (...a: unknown[]) => {
-    apiMessages.push(a.join(" "));
-    log(...a);
-  };
-  console.warn = (...a: unknown[]) => {
-    apiMessages.push(a.join(" "));
-    warn(...a);
-  };
+  const apiLines: Record<string, unknown>[] = [];
+  const apiLog = createLog("api", "info", {
+    write(line: string) {
+      const parsed = JSON.parse(line) as { msg: string; level: number };
+      const { msg, level } = parsed;
+      apiLines.push(parsed);
+      apiMessages.push(msg);
+      if (level >= 40) process.stderr.write(line);
+    },
+  });
   let api: ApiHandle;
   try {
-    api = await startApi(cfg, redisUrl);
+    api = await startApi(cfg, redisUrl, apiLog);
   } catch (e) {
     redis.disconnect();
     await embedded.stop();
     rmSync(stateDir, { recursive: true, force: true });
     throw e;
-  } finally {
-    console.log = log;
-    console.warn = warn;
   }
   const base = `http://127.0.0.1:${api.port}`;
 
@@ -184,7 +187,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
 
   const startInProcessWorker = async () => {
-    const w = await startWorker(cfg, redisUrl);
+    const w = await startWorker(cfg, redisUrl, createLog("worker", "warn"));
     inProcess.push(w);
     return w;
   };
@@ -233,6 +236,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     base,
     port: api.port,
     apiMessages,
+    apiLines,
     redis,
     request,
     post,
