@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npx ruse ...`: the command-line entry; the code is TypeScript, run by tsx.
+// `npx ruse ...`: the command-line entry (cli/main.ts); the code is TypeScript, run by tsx.
 import { register } from "tsx/esm/api";
 
 register();
-await import("../worker/cli.ts");
+const { main } = await import("../cli/main.ts");
+process.exitCode = await main(process.argv.slice(2));

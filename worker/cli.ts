@@ -1,4 +1,5 @@
-// The command line, for people and for debugging:
+// `ruse sandbox`, for people and for debugging (cli/main.ts dispatches to it,
+// as an unprivileged user only):
 //   npx ruse sandbox --image python [--cpu-ms N] [--wall-ms N] [--memory-mb N]
 //                    [--processes N] [--network] [--stdin TEXT] -- python3 -c 'print(1)'
 // runs one command in a fresh sandbox of a language's image and prints the
@@ -10,10 +11,12 @@ import { getLanguage, languageEnv } from "../rootfs/languages.js";
 import { Sandbox, type SandboxLimits } from "./sandbox/sandbox.js";
 import { cliDefaults } from "./cli-defaults.js";
 
-const usage = `usage: ruse sandbox --image LANGUAGE [--cpu-ms N] [--wall-ms N] [--memory-mb N]
+/** The sandbox command's usage, as it prints it. */
+export const sandboxUsage = `usage: ruse sandbox --image LANGUAGE [--cpu-ms N] [--wall-ms N] [--memory-mb N]
                     [--processes N] [--output-kb N] [--network] [--stdin TEXT] -- COMMAND [ARGS...]`;
 
-async function sandboxCommand(argv: string[]): Promise<number> {
+/** Runs `ruse sandbox ARGV...` (the arguments after "sandbox"); its exit status. */
+export async function sandboxCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -30,7 +33,7 @@ async function sandboxCommand(argv: string[]): Promise<number> {
   });
   const lang = values.image ? getLanguage(values.image) : undefined;
   if (!lang || positionals.length === 0) {
-    console.error(values.image && !lang ? `unknown image "${values.image}"\n${usage}` : usage);
+    console.error(values.image && !lang ? `unknown image "${values.image}"\n${sandboxUsage}` : sandboxUsage);
     return 2;
   }
   const num = (v: string | undefined, scale: number, dflt: number) => (v === undefined ? dflt : Number(v) * scale);
@@ -59,15 +62,4 @@ async function sandboxCommand(argv: string[]): Promise<number> {
   } finally {
     await sb.close();
   }
-}
-
-const [cmd, ...rest] = process.argv.slice(2);
-if (process.getuid?.() === 0) {
-  console.error("ruse runs as an unprivileged user, never root: `bash scripts/as-worker.sh bin/ruse.js ...`");
-  process.exit(2);
-}
-if (cmd === "sandbox") process.exitCode = await sandboxCommand(rest);
-else {
-  console.error(usage);
-  process.exitCode = 2;
 }
