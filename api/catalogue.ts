@@ -12,13 +12,24 @@ export interface Offered {
   ready: boolean;
 }
 
+/**
+ * How long a listing is reused: reading it checks every language's images
+ * (a manifest read each), too much for every Piston or Judge0 request; an
+ * image built on demand shows within this time.
+ */
+const FRESH_MS = 2000;
+let last: { at: number; list: Offered[] } | null = null;
+
 export function offered(): Offered[] {
+  if (last && Date.now() - last.at < FRESH_MS) return last.list;
   // An API host whose workers are elsewhere has no manifest: every language is offered, its version unknown.
   const built = hasImages();
   const versions = built ? languageVersions() : {};
-  return languages.map((lang) => ({
+  const list = languages.map((lang) => ({
     lang,
     version: versions[lang.id]?.version ?? null,
     ready: !built || languageReady(lang.id),
   }));
+  last = { at: Date.now(), list };
+  return list;
 }

@@ -17,35 +17,15 @@
 // three rounds of a third of the runs each, so that the machine's drift in
 // speed falls on both sides alike.
 import { spawn } from "node:child_process";
-import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { childPid, machineBusyMs, processCpuMs } from "./cpu.js";
+import { drive } from "./stats.js";
 import { send, startBenchService } from "./service.js";
 
 const PARALLEL = 2;
 const SATURATED = 4;
 const WARMUP = 3000;
 const SOURCE = 'print("hello")';
-
-async function drive(
-  n: number,
-  one: () => Promise<void>,
-  inFlight = PARALLEL,
-): Promise<{ seconds: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next++ < n) {
-        const s = performance.now();
-        await one();
-        latencies.push(performance.now() - s);
-      }
-    }),
-  );
-  return { seconds: (performance.now() - t0) / 1000, latencies: latencies.sort((a, b) => a - b) };
-}
 
 const q = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
 

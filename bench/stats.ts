@@ -46,3 +46,27 @@ export function ratio(timings: Timing[], a: string, b: string): number {
   const tb = timings.find((t) => t.name === b)!;
   return ta.median / tb.median;
 }
+
+/**
+ * `n` calls of `one`, `inFlight` at a time, each waiting for its answer
+ * before the next: the time they took and each call's latency, sorted.
+ */
+export async function drive(
+  n: number,
+  one: () => Promise<void>,
+  inFlight = 2,
+): Promise<{ seconds: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next++ < n) {
+        const s = performance.now();
+        await one();
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
+  return { seconds: (performance.now() - t0) / 1000, latencies: latencies.sort((a, b) => a - b) };
+}
