@@ -226,8 +226,8 @@ const pistonStage = (s: Stage): z.infer<typeof pistonStageSchema> => ({
   signal: signalName(s.signal),
   message: s.message ?? null,
   status: pistonStatus(s),
-  cpu_time: s.usage.cpuMs,
-  wall_time: s.usage.wallMs,
+  cpu_time: Math.round(s.usage.cpuMs),
+  wall_time: Math.round(s.usage.wallMs),
   memory: s.usage.memoryKb * 1024,
 });
 

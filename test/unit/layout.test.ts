@@ -1,5 +1,5 @@
 // The code's rooms: core/ imports neither api/ nor worker/, and neither of
-// those imports the other (README: Code).
+// those imports the other, and cli/ reaches the API over HTTP only (README: Code).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -34,5 +34,9 @@ describe("the code's rooms", () => {
   it("api/ does not import worker/, nor worker/ api/", () => {
     expect(crossings("api", ["worker"])).toEqual([]);
     expect(crossings("worker", ["api"])).toEqual([]);
+  });
+
+  it("cli/ is a client of the API over HTTP: it imports no api/", () => {
+    expect(crossings("cli", ["api"])).toEqual([]);
   });
 });
