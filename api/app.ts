@@ -23,6 +23,7 @@ import { renderMetrics } from "../core/store.js";
 import { dashboardRoutes } from "./dashboard.js";
 import { docsPage } from "./docs.js";
 import { guard } from "./guard.js";
+import { type StreamHub, streamRoutes } from "./stream.js";
 import { cappedBody } from "./body.js";
 import { batchRoutes } from "./batches.js";
 import { eventRoutes } from "./events.js";
@@ -39,6 +40,8 @@ export interface Deps {
   log: Log;
   /** this process's runtime metrics, served after the cluster's on /metrics */
   processMetrics?: Registry;
+  /** streamed runs' output and stdin (GET /v1/runs/stream, Piston's /connect) */
+  streams: StreamHub;
 }
 
 /**
@@ -153,9 +156,13 @@ export function createApp(deps: Deps): OpenAPIHono {
     }
     c.header("X-Run-Id", s.id);
     // Not done within the server's wait limit (or failed): answer as queued.
-    if (s.result) return completed(c, s.result);
+    const result = await s.result;
+    if (result) return completed(c, result);
     return c.json({ id: s.id, status: "queued" as const }, 202);
   });
+
+  // Before /v1/runs/{id}, which would take "stream" for an id.
+  streamRoutes(app, cfg, deps.streams, submitter);
 
   const getRun = createRoute({
     method: "get",

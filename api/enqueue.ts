@@ -127,7 +127,7 @@ export async function runState(
 }
 
 /** What a submission came to: refused (the request's fault), no room in the queue, or queued (and, waited for, its result). */
-export type Submitted = { refused: Refusal } | { full: string } | { id: string; result: string | null };
+export type Submitted = { refused: Refusal } | { full: string } | { id: string; result: Promise<string | null> };
 
 /**
  * The one way a single run is queued, whichever API it came in by (v1,
@@ -153,20 +153,30 @@ export class RunSubmitter {
     return this.waiting.n + n > this.cfg.maxQueue;
   }
 
-  async submit(r: RunRequest, wait: boolean): Promise<Submitted> {
+  /**
+   * `stream`: a streamed run (core/stream.ts) under the id given, whose
+   * output the caller has subscribed to; it is waited for as long as it may
+   * run, besides the wait limit (its client is typing).
+   */
+  async submit(r: RunRequest, wait: boolean, stream?: { id: string }): Promise<Submitted> {
     const job = jobFor(r, this.cfg, await problemsOf(this.redis, [r]));
     if (isRefusal(job)) return { refused: job };
     if (await this.full()) return { full: `the queue is full (${this.cfg.maxQueue} runs waiting); try again later` };
-    const id = randomUUID();
+    const id = stream?.id ?? randomUUID();
     this.waiting.n++;
-    const waiter = wait ? this.completions.wait(id, this.cfg.waitMaxMs) : null;
+    const waitMs = this.cfg.waitMaxMs + (stream ? job.limits.wallMs + job.compileLimits.wallMs : 0);
+    const waiter = wait ? this.completions.wait(id, waitMs) : null;
     try {
-      await this.queue.add("run", { ...job, notify: waiter !== null }, jobOptions(this.cfg, id));
+      await this.queue.add(
+        "run",
+        { ...job, notify: waiter !== null, ...(stream && { stream: true }) },
+        jobOptions(this.cfg, id),
+      );
     } catch (e) {
       waiter?.cancel();
       throw e;
     }
-    return { id, result: (await waiter?.result) ?? null };
+    return { id, result: waiter ? waiter.result : Promise.resolve(null) };
   }
 
   /**

@@ -30,6 +30,20 @@ export interface GuardOptions {
   basic?: boolean;
 }
 
+/**
+ * A browser's WebSocket cannot send a header: its key comes as a subprotocol
+ * "bearer.KEY" beside "ruse" (the one the server answers with, never the key).
+ */
+const socketKey = (c: Context) =>
+  c.req.header("upgrade")?.toLowerCase() === "websocket"
+    ? c.req
+        .header("sec-websocket-protocol")
+        ?.split(",")
+        .map((p) => p.trim())
+        .find((p) => p.startsWith("bearer."))
+        ?.slice("bearer.".length)
+    : undefined;
+
 export function guard(deps: { cfg: Config; redis: Redis }, opts: GuardOptions = {}): MiddlewareHandler {
   const { refuse = v1Refuse, keyHeader, keys = deps.cfg.apiKeys, basic = false } = opts;
   const known = keys.map(sha256);
@@ -41,7 +55,7 @@ export function guard(deps: { cfg: Config; redis: Redis }, opts: GuardOptions = 
     const auth = c.req.header("authorization") ?? "";
     const basicAuth = basic ? /^Basic (.+)$/.exec(auth)?.[1] : undefined;
     if (basicAuth) return Buffer.from(basicAuth, "base64").toString().split(":").slice(1).join(":");
-    return /^Bearer (.+)$/.exec(auth)?.[1] ?? (keyHeader && c.req.header(keyHeader));
+    return /^Bearer (.+)$/.exec(auth)?.[1] ?? (keyHeader && c.req.header(keyHeader)) ?? socketKey(c);
   };
   return async (c, next) => {
     // Without keys, clients are told apart by their address (never by a

@@ -6,6 +6,8 @@ import type { Config } from "../core/config.js";
 import { createLog, type Log } from "../core/log.js";
 import { createApp } from "./app.js";
 import { processMetrics } from "./process-metrics.js";
+import { StreamHub } from "./stream.js";
+import { WebSocketServer } from "ws";
 import { Completions } from "./completions.js";
 import { QUEUE, redisOptions } from "../core/store.js";
 
@@ -31,11 +33,19 @@ export async function startApi(
   redis.on("error", (e) => log.error(`redis: ${e.message}`));
   const queue = new Queue(QUEUE, { connection });
   const completions = await Completions.start(redisUrl, redis, log);
+  const streams = await StreamHub.start(redisUrl, redis, cfg, log);
+  // Streamed runs' sockets: a message is at most a request's body.
+  // A browser offers "ruse" and "bearer.KEY" (api/guard.ts): the answer is "ruse", never the key.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: cfg.bodyMaxBytes,
+    handleProtocols: (offered) => (offered.has("ruse") ? "ruse" : false),
+  });
   let server: ReturnType<typeof serve> | undefined;
   const connections = () => new Promise<number>((r) => (server ? server.getConnections((_, n) => r(n)) : r(0)));
-  const app = createApp({ cfg, queue, completions, redis, log, processMetrics: processMetrics(connections) });
+  const app = createApp({ cfg, queue, completions, redis, log, streams, processMetrics: processMetrics(connections) });
   server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: cfg.port, hostname: host }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, port: cfg.port, hostname: host, websocket: { server: wss } }, () => resolve(s));
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : cfg.port;
@@ -43,8 +53,10 @@ export async function startApi(
   return {
     port,
     async close() {
+      for (const ws of wss.clients) ws.terminate();
       await new Promise((r) => server.close(r));
       await completions.close();
+      await streams.close();
       await queue.close();
       await redis.quit();
     },

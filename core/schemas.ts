@@ -284,6 +284,8 @@ export const runJobSchema = z.object({
   createdAt: z.string(),
   /** a request waits for it (wait=true): its completion is announced (store.ts, DONE_CHANNEL) */
   notify: z.boolean().optional(),
+  /** a streamed run: stdin from STREAM_IN_KEY, output to STREAM_OUT_CHANNEL as it comes (core/stream.ts) */
+  stream: z.boolean().optional(),
 });
 export type RunJob = z.infer<typeof runJobSchema>;
 

@@ -11,6 +11,7 @@ import type { SandboxFile } from "./sandbox/files-stream.js";
 import { checkerVerdict, globToRegExp, sameOutput } from "./judge.js";
 import { layersOf, runArgv, sandboxLimits, SKIPPED, stage } from "./stage.js";
 import { CompiledJudges } from "./compiled-judges.js";
+import type { RunIo } from "./stream.js";
 import type { TestDataCache } from "./test-data.js";
 import { unpack } from "./unpack.js";
 
@@ -234,16 +235,23 @@ export interface RunContext {
   judges?: CompiledJudges<Awaited<ReturnType<typeof prepare>>>;
 }
 
-export async function executeRun(job: RunJob, sb: Sandbox, ctx: RunContext = {}): Promise<Executed> {
+/** `io`: a streamed run's (worker/stream.ts): its stdin and output go through it as they come. */
+export async function executeRun(job: RunJob, sb: Sandbox, ctx: RunContext = {}, io?: RunIo): Promise<Executed> {
   const cleanups: string[] = [];
   try {
-    return await execute(job, sb, cleanups, ctx);
+    return await execute(job, sb, cleanups, ctx, io);
   } finally {
     for (const d of cleanups) rmSync(d, { recursive: true, force: true });
   }
 }
 
-async function execute(job: RunJob, sb: Sandbox, cleanups: string[], ctx: RunContext): Promise<Executed> {
+async function execute(
+  job: RunJob,
+  sb: Sandbox,
+  cleanups: string[],
+  ctx: RunContext,
+  io: RunIo | undefined,
+): Promise<Executed> {
   let sources = decode(job.files);
   if (job.archive) {
     const unpacked = await unpack(sb, job);
@@ -258,6 +266,7 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[], ctx: RunCon
     sources = unpacked;
   }
   // A shell command builds the project itself: no compile step of the language's.
+  if (getLanguage(job.language)?.compile && !job.command) io?.stage("compile");
   const prog = await prepare(sb, job.language, sources, job.compileLimits, cleanups, !job.command);
   if ("failed" in prog)
     return {
@@ -297,7 +306,7 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[], ctx: RunCon
     ? ["bash", "-c", job.command, "bash", ...job.args]
     : runArgv(prog.lang, job.limits.memoryMb, job.args);
   const plan = job.collect ? collectPlan(job.collect) : null;
-  const runSpec = (stdin: string | Buffer): SandboxSpec => ({
+  const runSpec = (stdin: SandboxSpec["stdin"]): SandboxSpec => ({
     layers: prog.layers,
     boxLower: prog.boxLower,
     argv,
@@ -312,7 +321,11 @@ async function execute(job: RunJob, sb: Sandbox, cleanups: string[], ctx: RunCon
 
   const tests = testsOf(job, ctx.testData);
   if (!tests) {
-    const r = await runOnce(job.stdin);
+    io?.stage("run", prog.compile);
+    const r = await sb.run({
+      ...runSpec(io?.stdin ?? job.stdin),
+      ...(io && { stdoutTo: io.stdoutTo, stderrTo: io.stderrTo }),
+    });
     // A file named both exactly and by a glob is walked twice: keep it once.
     const once = new Map(r.collected.map((f) => [f.path, f]));
     const files = plan

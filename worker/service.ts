@@ -13,6 +13,7 @@ import { startCallbacks } from "./callbacks.js";
 import { CompiledJudges } from "./compiled-judges.js";
 import { executeRun, type Executed, type RunContext } from "./execute.js";
 import { ImagesOnDemand } from "./images.js";
+import { openRunIo } from "./stream.js";
 import { Sandbox } from "./sandbox/sandbox.js";
 import { TestDataCache } from "./test-data.js";
 import { expandLanguages } from "../rootfs/languages.js";
@@ -60,7 +61,12 @@ export async function startWorker(
         // A language not built on this machine is built first (or the run fails naming the fix).
         const langs = [run.language, run.checker?.language, run.interactor?.language];
         await images.ensure(langs.filter((l): l is string => !!l));
-        executed = await executeRun(run, sb, ctx);
+        const streamed = run.stream ? openRunIo(redisUrl, redis, job.id!) : undefined;
+        try {
+          executed = await executeRun(run, sb, ctx, streamed?.io);
+        } finally {
+          streamed?.close();
+        }
       } catch (e) {
         executed = {
           language: parsed.data.language,

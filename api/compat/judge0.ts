@@ -109,8 +109,9 @@ export function judge0Routes(app: OpenAPIHono, cfg: Config, queue: Queue, redis:
     c.header("X-Run-Id", s.id);
     if (c.req.query("wait") !== "true") return c.json({ token: s.id }, 201);
     // Not done within RUSE_WAIT_MAX_MS: its state (In Queue or Processing), to be read again by its token.
-    const r: RunResult = s.result
-      ? (JSON.parse(s.result) as RunResult)
+    const result = await s.result;
+    const r: RunResult = result
+      ? (JSON.parse(result) as RunResult)
       : { id: s.id, status: "queued", language: made.request.language };
     return c.json(pick(asSubmission(r), fields, base64), 201);
   });

@@ -305,7 +305,8 @@ export function pistonRoutes(app: OpenAPIHono, cfg: Config, submitter: RunSubmit
       return pistonRefuse(c, 429, s.full);
     }
     c.header("X-Run-Id", s.id);
-    if (!s.result) {
+    const result = await s.result;
+    if (!result) {
       c.header("Retry-After", "5");
       return pistonRefuse(
         c,
@@ -313,7 +314,7 @@ export function pistonRoutes(app: OpenAPIHono, cfg: Config, submitter: RunSubmit
         `the run did not complete within ${cfg.waitMaxMs} ms (RUSE_WAIT_MAX_MS); it goes on: GET /v1/runs/${s.id}`,
       );
     }
-    return c.json(pistonResult(JSON.parse(s.result) as RunResult, runtime.lang, runtime.version), 200);
+    return c.json(pistonResult(JSON.parse(result) as RunResult, runtime.lang, runtime.version), 200);
   });
 }
 

@@ -39,8 +39,9 @@ export interface RunInput {
   /** a buffer, or a stream carried as it flows (an interactor's output) */
   stdin: Buffer | Readable;
   timeoutMs: number;
-  /** also receives the program's stdout as it comes */
+  /** also receive the program's stdout and stderr as they come */
   stdoutTo?: Writable;
+  stderrTo?: Writable;
 }
 
 function frame(type: number, data?: Buffer): Buffer {
@@ -139,7 +140,7 @@ export class Launch {
   private done(): void {
     const input = this.input;
     if (!this.resolve || !input) return;
-    if (input.stdoutTo && !input.stdoutTo.writableEnded) input.stdoutTo.end();
+    for (const to of [input.stdoutTo, input.stderrTo]) if (to && !to.writableEnded) to.end();
     const cat = (b: Buffer[]) => Buffer.concat(b);
     const { out } = this;
     this.resolve({
@@ -161,10 +162,10 @@ export class Launch {
       const type = this.buf[0]!;
       const data = this.buf.subarray(5, 5 + len);
       this.buf = this.buf.subarray(5 + len);
-      const stdoutTo = input?.stdoutTo;
+      const to = type === FRAME.stdout ? input?.stdoutTo : type === FRAME.stderr ? input?.stderrTo : undefined;
+      if (to && !to.writableEnded) data.length ? to.write(data) : to.end();
       if (type === FRAME.stdout) {
         if (data.length) out.stdout.push(data);
-        if (stdoutTo && !stdoutTo.writableEnded) data.length ? stdoutTo.write(data) : stdoutTo.end();
       } else if (type === FRAME.stderr) out.stderr.push(data);
       else if (type === FRAME.report) out.report.push(data);
       else if (type === FRAME.collect) out.collect.push(data);

@@ -50,8 +50,9 @@ export interface SandboxSpec {
   env?: Record<string, string>;
   /** a buffer, or a stream fed as it flows (interactive problems) */
   stdin?: Buffer | string | Readable;
-  /** also receives the program's stdout as it comes (interactive problems) */
+  /** also receive the program's stdout (interactive problems, streamed runs) and stderr (streamed runs) as they come */
   stdoutTo?: Writable;
+  stderrTo?: Writable;
   files?: SandboxFile[];
   /** paths under /box copied out after the run */
   collect?: string[];
@@ -304,7 +305,13 @@ export class Sandbox {
   private async launch(spec: SandboxSpec, slot: Slot): Promise<SandboxResult> {
     const files = encodeFiles(spec.files ?? []);
     const stdin = typeof spec.stdin === "string" ? Buffer.from(spec.stdin) : (spec.stdin ?? Buffer.alloc(0));
-    const input = { files, stdin, timeoutMs: spec.limits.wallMs + LAUNCHER_GRACE_MS, stdoutTo: spec.stdoutTo };
+    const input = {
+      files,
+      stdin,
+      timeoutMs: spec.limits.wallMs + LAUNCHER_GRACE_MS,
+      stdoutTo: spec.stdoutTo,
+      stderrTo: spec.stderrTo,
+    };
     const shape = shapeArgs(spec, this.host, slot, this.slots, !this.netLeftovers.has(slot.index));
     const key = shape.join("\0");
     const ready = this.prepared.get(slot.index);
