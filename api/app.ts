@@ -9,6 +9,7 @@ import type { Registry } from "prom-client";
 import { offered } from "./catalogue.js";
 import { judge0Refuse, judge0Routes } from "./compat/judge0.js";
 import { pistonGuardRefuse, pistonRefuse, pistonRoutes } from "./compat/piston.js";
+import { pistonConnectRoute } from "./compat/piston-connect.js";
 import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
 import type { Config } from "../core/config.js";
 import type { Log } from "../core/log.js";
@@ -120,6 +121,7 @@ export function createApp(deps: Deps): OpenAPIHono {
     cappedBody(cfg.bodyMaxBytes, (c) => pistonRefuse(c, 413, `the body is larger than ${cfg.bodyMaxBytes} bytes`)),
   );
   pistonRoutes(app, cfg, submitter);
+  pistonConnectRoute(app, cfg, deps.streams, submitter);
   app.use("/judge0/*", guard(deps, { refuse: judge0Refuse, keyHeader: "x-auth-token" }));
   app.use(
     "/judge0/*",

@@ -120,11 +120,14 @@ export class StreamedRun {
     const end = new Promise<void>((r) => {
       ended = r;
     });
-    this.stopFollowing = await this.hub.follow(this.id, (m) => {
+    const tell = (m: StreamOutput) => {
       if (m.t === "stage") ev.stage(m.stage, m.compile);
       else if (m.t === "out") ev.output(m.stream, m.data);
       else ended();
-    });
+    };
+    // A fast worker's first messages can come before the queue's answer: they wait for "queued".
+    let early: StreamOutput[] | null = [];
+    this.stopFollowing = await this.hub.follow(this.id, (m) => (early ? early.push(m) : tell(m)));
     try {
       // The request's stdin is the first of the stream's.
       if (request.stdin && !(await this.stdin(request.stdin))) return ev.refused(413, this.tooMuch());
@@ -132,6 +135,8 @@ export class StreamedRun {
       if ("refused" in s) return ev.refused(s.refused.status, s.refused.error, s.refused.issues);
       if ("full" in s) return ev.refused(429, s.full);
       ev.queued(this.id);
+      for (const m of early) tell(m);
+      early = null;
       const r = await s.result;
       if (!r) return ev.refused(503, `the run did not complete in time; its result: GET /v1/runs/${this.id}`);
       await Promise.race([end, new Promise((ok) => setTimeout(ok, END_GRACE_MS))]);

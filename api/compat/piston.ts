@@ -99,7 +99,7 @@ export const pistonExecuteSchema = z
     run_memory_limit: limitValue.openapi({ description: "bytes; -1: default" }),
   })
   .openapi("PistonExecute");
-type PistonExecute = z.infer<typeof pistonExecuteSchema>;
+export type PistonExecute = z.infer<typeof pistonExecuteSchema>;
 
 const pistonStageSchema = z.object({
   stdout: z.string(),
@@ -138,7 +138,7 @@ export const pistonGuardRefuse = (c: Context, status: 401 | 429, message: string
   c.json({ success: false, message }, status);
 
 /** The v1 field a Piston field becomes, to name the Piston field when the v1 schema refuses a value. */
-const v1Fields: Record<string, string> = {
+export const v1Fields: Record<string, string> = {
   "limits.wallMs": "run_timeout",
   "limits.cpuMs": "run_cpu_time (or run_timeout)",
   "limits.memoryMb": "run_memory_limit",
@@ -162,7 +162,7 @@ function limitsOf(maxCpuMs: number, timeout?: number, cpu?: number, memory?: num
 }
 
 /** The runtime a request names: its language, and the version it must match ("*" or absent: any). */
-function runtimeOf(req: PistonExecute): { lang: Language; version: string } | null {
+export function runtimeOf(req: PistonExecute): { lang: Language; version: string } | null {
   const want = req.language.toLowerCase();
   const hit = offered().find(({ lang }) => nameOf(lang) === want || aliasesOf(lang).includes(want));
   if (!hit) return null;
@@ -174,7 +174,7 @@ function runtimeOf(req: PistonExecute): { lang: Language; version: string } | nu
 }
 
 /** The v1 request for a Piston one: the first file is the program, the rest sit beside it. */
-function v1Request(req: PistonExecute, lang: Language, cfg: Config) {
+export function v1Request(req: PistonExecute, lang: Language, cfg: Config) {
   const file = (f: PistonExecute["files"][number], path: string) => ({
     path,
     content: f.encoding === "hex" ? Buffer.from(f.content, "hex").toString("base64") : f.content,
@@ -198,7 +198,7 @@ function v1Request(req: PistonExecute, lang: Language, cfg: Config) {
   };
 }
 
-const signalName = (n: number | null): string | null =>
+export const signalName = (n: number | null): string | null =>
   n === null ? null : (Object.entries(constants.signals).find(([, v]) => v === n)?.[0] ?? `SIG${n}`);
 
 /** Piston's stage status: TO timed out, OL output too long, SG killed by a signal, RE failed, XX internal. */
@@ -319,7 +319,7 @@ export function pistonRoutes(app: OpenAPIHono, cfg: Config, submitter: RunSubmit
 }
 
 /** Issues as one message, each naming its field (as Piston calls it where the v1 name differs). */
-function describe(
+export function describe(
   issues: readonly { path: readonly PropertyKey[] | string; message: string }[],
   rename: Record<string, string> = {},
   lead?: string,

@@ -1,7 +1,10 @@
 // The Piston-compatible API driven by piston-client (npm, unmodified, as a
 // Piston user runs it): its server is http://HOST:PORT/piston. Every answer
-// is checked in Piston's shape, from a real run.
+// is checked in Piston's shape, from a real run. Its interactive socket,
+// which piston-client does not speak, is driven in Piston's messages.
 import piston from "piston-client";
+import { setTimeout as sleep } from "node:timers/promises";
+import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../helpers/service.js";
 
@@ -85,5 +88,79 @@ describe("Piston API with API keys on", () => {
   it("runs a request that carries the key", async () => {
     const r = await fetch(`${s.base}/piston/api/v2/runtimes`, { headers: { authorization: "Bearer k1" } });
     expect(r.status).toBe(200);
+  });
+});
+
+describe("Piston's interactive socket, /piston/api/v2/connect", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "inprocess" });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  /** Opens the socket and keeps every message, with the close. */
+  async function open() {
+    const ws = new WebSocket(`${s.base.replace("http", "ws")}/piston/api/v2/connect`);
+    const got: Record<string, any>[] = [];
+    const closed = new Promise<{ code: number; reason: string }>((ok) =>
+      ws.on("close", (code, reason) => ok({ code, reason: reason.toString() })),
+    );
+    ws.on("message", (d) => got.push(JSON.parse(d.toString())));
+    await new Promise((ok, fail) => ws.once("open", ok).once("error", fail));
+    const until = async (match: (m: Record<string, any>) => boolean) => {
+      for (const end = Date.now() + 20_000; Date.now() < end; await sleep(20)) {
+        const m = got.find(match);
+        if (m) return m;
+      }
+      throw new Error(`no such message in ${JSON.stringify(got)}`);
+    };
+    return { ws, got, closed, until, send: (m: object) => ws.send(JSON.stringify(m)) };
+  }
+
+  it("runs an interactive program in Piston's messages", async () => {
+    const c = await open();
+    c.send({
+      type: "init",
+      language: "py",
+      version: "*",
+      files: [{ content: "while True:\n    print(input().upper(), flush=True)" }],
+    });
+    await c.until((m) => m.type === "stage" && m.stage === "run");
+    expect(c.got[0]).toMatchObject({ type: "runtime", language: "py", version: expect.stringMatching(/^3\./) });
+    c.send({ type: "data", stream: "stdin", data: "hi\n" });
+    expect(await c.until((m) => m.type === "data" && m.stream === "stdout")).toEqual({
+      type: "data",
+      stream: "stdout",
+      data: "HI\n",
+    });
+    c.send({ type: "signal", signal: "SIGTERM" }); // ends its input: input() raises EOFError
+    const exit = await c.until((m) => m.type === "exit");
+    expect(exit).toMatchObject({ stage: "run", code: 1, signal: null });
+    expect(await c.closed).toEqual({ code: 4999, reason: "Job Completed" });
+  });
+
+  it("tells a compile stage's output and exit, and ends after a failed one", async () => {
+    const c = await open();
+    c.send({ type: "init", language: "c", version: "*", files: [{ content: "int main(){ return nope; }" }] });
+    const exit = await c.until((m) => m.type === "exit");
+    expect(exit).toMatchObject({ stage: "compile", code: 1 });
+    expect(c.got.some((m) => m.type === "data" && m.stream === "stderr" && /nope/.test(m.data))).toBe(true);
+    expect(await c.closed).toEqual({ code: 4999, reason: "Job Completed" });
+    expect(c.got.some((m) => m.type === "stage" && m.stage === "run")).toBe(false);
+  });
+
+  it("closes as Piston does on data before init and on an unknown runtime", async () => {
+    const early = await open();
+    early.send({ type: "data", stream: "stdin", data: "x" });
+    expect(await early.closed).toEqual({ code: 4003, reason: "Not yet initialized" });
+    const unknown = await open();
+    unknown.send({ type: "init", language: "brainfuck", files: [{ content: "+" }] });
+    expect(await unknown.until((m) => m.type === "error")).toEqual({
+      type: "error",
+      message: "brainfuck-* runtime is unknown",
+    });
+    expect((await unknown.closed).code).toBe(4002);
   });
 });
