@@ -209,6 +209,13 @@ export function streamPlaces() {
 /** GET /v1/runs/stream: the run as its first message ({...POST /v1/runs's body}), then {stdin} and {eof}. */
 export function streamRoutes(app: OpenAPIHono, cfg: Config, hub: StreamHub, submitter: RunSubmitter): void {
   const places = streamPlaces();
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/v1/runs/stream",
+    summary:
+      'A streamed run over a WebSocket: send the run (POST /v1/runs\'s body), then {"stdin": TEXT} and {"eof": true}; get queued, stage, stdout, stderr, then result',
+    responses: { 101: { description: "switching to the WebSocket protocol" } },
+  });
   app.get(
     "/v1/runs/stream",
     upgradeWebSocket(() => {

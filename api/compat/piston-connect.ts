@@ -18,6 +18,12 @@ import { describe, pistonExecuteSchema, runtimeOf, signalName, v1Fields, v1Reque
 
 export function pistonConnectRoute(app: OpenAPIHono, cfg: Config, hub: StreamHub, submitter: RunSubmitter): void {
   const places = streamPlaces();
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/piston/api/v2/connect",
+    summary: "Piston: an interactive run over a WebSocket (init, data; runtime, stage, data, exit)",
+    responses: { 101: { description: "switching to the WebSocket protocol" } },
+  });
   app.get(
     "/piston/api/v2/connect",
     upgradeWebSocket(() => {
