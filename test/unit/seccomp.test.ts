@@ -379,12 +379,20 @@ describe.skipIf(!hasCc)("seccomp filter on the real kernel", () => {
     ["socketpair(AF_NETLINK)", raw("socketpair", "16", "3", "0", "buf"), { errno: EPERM }],
     ["x32 getpid", ["x32", String(nr("getpid"))], { signal: "SIGSYS" }],
     ["x32 unshare", ["x32", String(nr("unshare"))], { signal: "SIGSYS" }],
-    ["i386 getpid via int 0x80", ["int80", "20"], { signal: "SIGSYS" }],
     ["syscall(-1)", ["raw", "-1"], { errno: ENOSYS }],
   ];
 
   it.each(cases)("%s", (_label, args, expected) => {
     expect(outcome(true, args)).toEqual(expected);
+  });
+
+  // Some kernels (this machine's 6.18 under Firecracker among them) fault on
+  // int $0x80 before any syscall is made: then there is no i386 ABI to deny,
+  // and the filter must not make it anything but that fault.
+  it("i386 getpid via int 0x80", () => {
+    const kernel = outcome(false, ["int80", "20"]);
+    const noI386 = "signal" in kernel && kernel.signal === "SIGSEGV";
+    expect(outcome(true, ["int80", "20"])).toEqual({ signal: noI386 ? "SIGSEGV" : "SIGSYS" });
   });
 
   // Without the filter the same harmless probes behave differently (as root
