@@ -24,6 +24,7 @@ import { renderMetrics } from "../core/store.js";
 import { dashboardRoutes } from "./dashboard.js";
 import { docsPage } from "./docs.js";
 import { guard } from "./guard.js";
+import { playgroundRoutes } from "./playground/routes.js";
 import { type StreamHub, streamRoutes } from "./stream.js";
 import { cappedBody } from "./body.js";
 import { batchRoutes } from "./batches.js";
@@ -269,5 +270,6 @@ export function createApp(deps: Deps): OpenAPIHono {
   };
   app.doc("/openapi.json", doc);
   app.get("/docs", (c) => c.html(docsPage(app.getOpenAPIDocument(doc))));
+  playgroundRoutes(app);
   return app;
 }

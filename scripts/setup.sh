@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$PWD
 RUSE_USER=${RUSE_USER:-ruse}
-PACKAGES=(gcc libc6-dev make uidmap squashfs-tools squashfuse fuse3 mmdebstrap redis-server bubblewrap hyperfine libseccomp2 qemu-system-x86 e2fsprogs clang-format)
+PACKAGES=(gcc libc6-dev make uidmap squashfs-tools squashfuse fuse3 mmdebstrap redis-server bubblewrap hyperfine libseccomp2 qemu-system-x86 e2fsprogs clang-format chromium)
 log() { printf 'setup: %s\n' "$*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
@@ -45,6 +45,22 @@ ensure_node_modules() {
 }
 
 ensure_launcher() { make -s -C sandbox-native >/dev/null; }
+
+# The playground's browser bundle (api/playground/dist/, served at /), made
+# again when a source under api/playground is newer than it. A user who
+# cannot write the checkout (the worker user in root's) keeps what is there.
+ensure_playground() {
+  local dir=api/playground bundle=api/playground/dist/playground.js
+  [ -f "$bundle" ] && [ -z "$(find "$dir" -path "$dir/dist" -prune -o -newer "$bundle" -print -quit)" ] && return
+  if [ -w "$dir" ] && { [ ! -e "$dir/dist" ] || [ -w "$dir/dist" ]; }; then
+    log "bundling the playground"
+    node --import tsx "$dir/build.ts" >/dev/null
+  elif [ -f "$bundle" ]; then
+    log "warning: the playground bundle is older than its sources, and $(id -un) cannot write $dir (run: sudo bash scripts/setup.sh)"
+  else
+    log "the playground is not built, and $(id -un) cannot write $dir: GET / answers 503 (run: sudo bash scripts/setup.sh)"
+  fi
+}
 
 # A range of 65536 ids after every range already handed out (min 200000).
 next_free_range() {
@@ -164,6 +180,7 @@ ensure_images() {
 ensure_packages
 ensure_node_modules
 ensure_launcher
+ensure_playground
 if is_root; then
   ensure_user
   ensure_cgroups
