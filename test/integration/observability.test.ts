@@ -2,6 +2,7 @@
 // as deployed) and per request (with its run's id), this API process's own
 // runtime metrics beside the cluster's counters on /metrics, and the queue
 // dashboard, read-only and for the operator's keys alone.
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack, type WorkerProcess } from "../helpers/service.js";
 
@@ -21,12 +22,16 @@ describe("logs and metrics", () => {
     const r = await s.post("/v1/runs?wait=true", { language: "bash", source: "echo hi; exit 3" });
     expect(r.status).toBe(200);
     expect(r.headers.get("x-run-id")).toBe(r.json.id);
-    const runLines = w
-      .output()
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l.msg === "run" && l.run === r.json.id);
+    // The worker writes its line after it stores the result, which is what answered the request.
+    const runLinesOf = () =>
+      w
+        .output()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === "run" && l.run === r.json.id);
+    for (const end = Date.now() + 5000; runLinesOf().length === 0 && Date.now() < end; ) await sleep(20);
+    const runLines = runLinesOf();
     expect(runLines).toEqual([
       expect.objectContaining({
         component: "worker",
