@@ -89,7 +89,9 @@ unit_smoke() {
   systemctl daemon-reload
   systemctl start ruse-worker.service || return 1
   for i in $(seq 180); do
-    line=$(journalctl -q -u ruse-worker.service -o cat | grep -m1 '^worker: ')
+    # The worker logs JSON lines (pino): its first says its cgroup mode, in "msg".
+    line=$(journalctl -q -u ruse-worker.service -o cat | grep -m1 '"component":"worker".*"msg":"cgroup' |
+      sed -n 's/.*"msg":"\([^"]*\)".*/\1/p')
     [ -z "$line" ] || break
     ! systemctl -q is-failed ruse-worker.service || break
     sleep 1
@@ -100,7 +102,7 @@ unit_smoke() {
   result=$(systemctl show -P Result ruse-worker.service)
   status=$(systemctl show -P ExecMainStatus ruse-worker.service)
   redis-cli -s $sock shutdown nosave >/dev/null 2>&1
-  if [[ $line == "worker: cgroup v2 (memory, pids, cpu; delegated by systemd: runs in /sys/fs/cgroup/system.slice/ruse-worker.service/run-*"* ]] &&
+  if [[ $line == "cgroup v2 (memory, pids, cpu; delegated by systemd: runs in /sys/fs/cgroup/system.slice/ruse-worker.service/run-*"* ]] &&
     [ "$result" = success ] && [ "$status" = 0 ]; then
     echo "unit: scripts/systemd/ruse-worker.service started in v2 mode and stopped cleanly (Result=$result, status $status)"
   else
