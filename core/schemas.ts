@@ -306,6 +306,19 @@ export const stageSchema = z
   .openapi("Stage");
 export type Stage = z.infer<typeof stageSchema>;
 
+/** A stage that did not run: no output, no usage (a test skipped, a run that never started). */
+export const emptyStage = (verdict: Stage["verdict"], message?: string): Stage => ({
+  verdict,
+  exitCode: null,
+  signal: null,
+  stdout: "",
+  stderr: "",
+  stdoutTruncated: false,
+  stderrTruncated: false,
+  usage: { cpuMs: 0, wallMs: 0, memoryKb: 0 },
+  ...(message !== undefined && { message }),
+});
+
 export const runResultSchema = z
   .object({
     id: z.string(),

@@ -316,16 +316,15 @@ async function execute(
     limits,
     network: job.network,
     ...(plan ? { collect: plan.paths, collectMaxBytes: limits.scratchBytes } : {}),
+    // A streamed run is one run (the API refuses tests in a stream): its output goes out as it comes.
+    ...(io && { stdoutTo: io.stdoutTo, stderrTo: io.stderrTo }),
   });
-  const runOnce = (stdin: string | Buffer) => sb.run(runSpec(stdin));
+  const runOnce = (stdin: SandboxSpec["stdin"]) => sb.run(runSpec(stdin));
 
   const tests = testsOf(job, ctx.testData);
   if (!tests) {
     io?.stage("run", prog.compile);
-    const r = await sb.run({
-      ...runSpec(io?.stdin ?? job.stdin),
-      ...(io && { stdoutTo: io.stdoutTo, stderrTo: io.stderrTo }),
-    });
+    const r = await runOnce(io?.stdin ?? job.stdin);
     // A file named both exactly and by a glob is walked twice: keep it once.
     const once = new Map(r.collected.map((f) => [f.path, f]));
     const files = plan

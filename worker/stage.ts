@@ -4,7 +4,7 @@
 import { resolveLayers } from "../rootfs/manifest.js";
 import type { Language } from "../rootfs/languages.js";
 import type { Limits } from "../core/limits.js";
-import type { Stage } from "../core/schemas.js";
+import { emptyStage, type Stage } from "../core/schemas.js";
 import type { SandboxLimits, SandboxResult } from "./sandbox/sandbox.js";
 
 const MiB = 1 << 20;
@@ -70,13 +70,4 @@ export function stage(
 }
 
 /** A stage that did not run (a test after the first failure, with stopOnFirstFailure). */
-export const SKIPPED: Stage = {
-  verdict: "skipped",
-  exitCode: null,
-  signal: null,
-  stdout: "",
-  stderr: "",
-  stdoutTruncated: false,
-  stderrTruncated: false,
-  usage: { cpuMs: 0, wallMs: 0, memoryKb: 0 },
-};
+export const SKIPPED: Stage = emptyStage("skipped");

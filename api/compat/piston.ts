@@ -12,7 +12,7 @@ import type { Context } from "hono";
 import { constants } from "node:os";
 import type { Config } from "../../core/config.js";
 import type { Limits } from "../../core/limits.js";
-import { errorSchema, runRequestSchema, type RunResult, type Stage } from "../../core/schemas.js";
+import { emptyStage, errorSchema, runRequestSchema, type RunResult, type Stage } from "../../core/schemas.js";
 import type { Language } from "../../rootfs/languages.js";
 import { offered } from "../catalogue.js";
 import type { RunSubmitter } from "../enqueue.js";
@@ -233,17 +233,7 @@ const pistonStage = (s: Stage): z.infer<typeof pistonStageSchema> => ({
 
 /** A completed v1 result in Piston's shape; a run that never started (internal error) says why in run.message. */
 export function pistonResult(r: RunResult, lang: Language, version: string): z.infer<typeof pistonResultSchema> {
-  const failed: Stage = {
-    verdict: "internal_error",
-    exitCode: null,
-    signal: null,
-    stdout: "",
-    stderr: "",
-    stdoutTruncated: false,
-    stderrTruncated: false,
-    usage: { cpuMs: 0, wallMs: 0, memoryKb: 0 },
-    message: r.message ?? "the run did not complete",
-  };
+  const failed = emptyStage("internal_error", r.message ?? "the run did not complete");
   const compiled = r.compile ? { compile: pistonStage(r.compile) } : {};
   const run = r.run ?? (r.verdict === "compile_error" ? null : failed);
   return { language: nameOf(lang), version, ...compiled, ...(run ? { run: pistonStage(run) } : {}) };
