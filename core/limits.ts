@@ -26,6 +26,28 @@ export const builtinLimits: LimitPolicies = {
   },
 };
 
+/**
+ * A run's program arguments, in UTF-8 bytes: each, and all together. All of
+ * them, with the run's options, fit one launcher request (MAX_REQUEST, 256
+ * KiB, in sandbox-native/launcher.h) with room to spare, so a request the
+ * schema takes is never refused by the launcher (test/unit/launcher-args.test.ts).
+ */
+export const argBounds = { count: 64, bytes: 4096, totalBytes: 64 * 1024 };
+
+/**
+ * The highest maximum an operator may set (RUSE_LIMITS): well inside what
+ * the launcher takes (its num() bounds in sandbox-native/args.c), so a
+ * limit the server allows is never one the launcher refuses.
+ */
+export const limitCeilings: Limits = {
+  cpuMs: 3_600_000,
+  wallMs: 3_600_000,
+  memoryMb: 1 << 20,
+  processes: 1 << 20,
+  outputKb: 1 << 22,
+  scratchMb: 1 << 18,
+};
+
 const partialLimits = z
   .object(Object.fromEntries(limitFields.map((f) => [f, z.number().int().positive().optional()])))
   .strict();
@@ -45,6 +67,8 @@ export function limitPolicies(json: string | undefined): LimitPolicies {
     for (const f of limitFields)
       if (out[kind].default[f] > out[kind].max[f])
         throw new Error(`RUSE_LIMITS: ${kind} default ${f} is above its maximum`);
+      else if (out[kind].max[f] > limitCeilings[f])
+        throw new Error(`RUSE_LIMITS: ${kind} max ${f} is above ${limitCeilings[f]}, the most the sandbox takes`);
   return out;
 }
 

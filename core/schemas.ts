@@ -4,7 +4,7 @@ import { z } from "@hono/zod-openapi";
 import { languages } from "../rootfs/languages.js";
 import { callbackRefusal } from "./callbacks.js";
 import type { Config } from "./config.js";
-import { limitFields, type LimitPolicy, type Limits } from "./limits.js";
+import { argBounds, limitFields, type LimitPolicy, type Limits } from "./limits.js";
 import { verdicts } from "./verdicts.js";
 
 const languageIds = languages.map((l) => l.id) as [string, ...string[]];
@@ -20,6 +20,22 @@ const safePath = z
   .refine((p) => !/[\0\n]/.test(p), { message: "must not contain NUL or newline" });
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
+/** A string the launcher takes as one argument: NUL-separated there, so none inside. */
+const argString = (maxBytes: number) =>
+  z
+    .string()
+    .refine((a) => !a.includes("\0"), { message: "must not contain NUL" })
+    .refine((a) => utf8Bytes(a) <= maxBytes, { message: `must be at most ${maxBytes} bytes (UTF-8)` });
+
+/** The program's arguments, bounded in UTF-8 bytes as the launcher counts them (core/limits.ts argBounds). */
+const argsSchema = z
+  .array(argString(argBounds.bytes))
+  .max(argBounds.count)
+  .refine((args) => args.reduce((n, a) => n + utf8Bytes(a), 0) <= argBounds.totalBytes, {
+    message: `must be at most ${argBounds.totalBytes} bytes (UTF-8) in all`,
+  });
 
 export const fileSchema = z
   .object({
@@ -198,7 +214,7 @@ export function runRequestSchema(cfg: Config) {
             "a whole project, unpacked inside the sandbox (never on the host) with caps on entries and bytes",
         }),
       stdin: z.string().default(""),
-      args: z.array(z.string().max(4096)).max(64).default([]),
+      args: argsSchema.default([]),
       limits: limitsSchema(cfg.limits.run).optional(),
       compileLimits: limitsSchema(cfg.limits.compile).optional(),
       tests: z.array(testCaseSchema).min(1).max(cfg.maxTests).optional(),
@@ -215,10 +231,8 @@ export function runRequestSchema(cfg: Config) {
           "runs beside the program, its stdout piped to the program's stdin and back; argv input output; exit codes as a checker's",
       }),
       stopOnFirstFailure: z.boolean().default(false),
-      command: z
-        .string()
+      command: argString(argBounds.bytes)
         .min(1)
-        .max(4096)
         .optional()
         .openapi({ description: "a shell command run instead of the language's run command" }),
       collect: z.array(safePath).max(32).optional().openapi({

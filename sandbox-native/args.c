@@ -275,13 +275,20 @@ void parse_args(struct config *c, int argc, char **argv) {
 void parse_run_args(struct config *c, char *blob, size_t len) {
   static char *argv[MAX_ARGS];
   reset_run(c);
-  take_all(c, split_args(blob, len, argv), argv, true);
+  int argc = split_args(blob, len, argv);
+  if (argc < 0) fail("the run has more than %d options and arguments", MAX_ARGS - 1);
+  take_all(c, argc, argv, true);
   check_run(c);
 }
 
+/* More strings than fit is refused, never cut: a cut argv would run another
+ * program than the one asked for. */
 int split_args(char *buf, size_t len, char **argv) {
   int argc = 0;
-  for (char *p = buf; p < buf + len && argc < MAX_ARGS - 1; p += strlen(p) + 1) argv[argc++] = p;
+  for (char *p = buf; p < buf + len; p += strlen(p) + 1) {
+    if (argc == MAX_ARGS - 1) return -1;
+    argv[argc++] = p;
+  }
   argv[argc] = NULL;
   return argc;
 }

@@ -99,7 +99,8 @@ void parse_args(struct config *cfg, int argc, char **argv);
  * (len bytes, blob[len] == 0), only the run's own, then -- PROGRAM. The
  * config points into blob, which must outlive it. */
 void parse_run_args(struct config *cfg, char *blob, size_t len);
-/* NUL-terminated strings into argv (NULL-ended, at most MAX_ARGS - 1); argc. */
+/* NUL-terminated strings into argv (NULL-ended, at most MAX_ARGS - 1); argc,
+ * or -1 when there are more. */
 int split_args(char *buf, size_t len, char **argv);
 #define MAX_REQUEST (256 * 1024) /* a launcher's argv, or a run's options */
 #define MAX_ARGS 1024

@@ -92,6 +92,10 @@ static _Noreturn void mux(int conn, int (*request)(int, char **)) {
     for (int i = 0; i < NIN; i++) close(in[i][0]), close(in[i][1]);
     for (int i = 0; i < 4; i++) close(out[i][0]), close(out[i][1]);
     close(conn);
+    if (argc < 0) {
+      fail_set_report_fd(SERVE_FD_REPORT);
+      fail("the launch has more than %d arguments", MAX_ARGS - 1);
+    }
     exit(request(argc, argv));
   }
   for (int i = 0; i < NIN; i++) close(in[i][0]);

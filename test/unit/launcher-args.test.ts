@@ -5,7 +5,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { LauncherArgs, launcherOptions } from "../../worker/sandbox/launcher-args.js";
+import { limitCeilings, limitPolicies } from "../../core/limits.js";
+import { languages } from "../../rootfs/languages.js";
+import { sandboxLimits } from "../../worker/stage.js";
+import { LauncherArgs, launcherBounds, launcherOptions } from "../../worker/sandbox/launcher-args.js";
 import { FRAME, SERVED_FD } from "../../worker/sandbox/fork-server.js";
 import { LAUNCHER } from "../../worker/sandbox/sandbox.js";
 
@@ -90,5 +93,46 @@ describe("the launcher's command line, declared once", () => {
   it("builds each option with its value, whole numbers rounded up", () => {
     const a = new LauncherArgs<"run">().add("memory", 1.5).add("env", "A=b").add("net-loopback");
     expect(a.argv).toEqual(["--memory", "2", "--env", "A=b", "--net-loopback"]);
+  });
+
+  it("bounds a request as launcher.h does: strings and bytes", () => {
+    const h = source("launcher.h");
+    const maxArgs = Number(h.match(/#define MAX_ARGS (\d+)/)![1]);
+    const [, a, b] = h.match(/#define MAX_REQUEST \((\d+) \* (\d+)\)/)!;
+    // argv ends with a NULL: MAX_ARGS - 1 strings.
+    expect(launcherBounds).toEqual({ strings: maxArgs - 1, requestBytes: Number(a) * Number(b) });
+  });
+
+  it("takes every limit the server may allow (RUSE_LIMITS' ceilings), in every language", () => {
+    // args.c's num() maxima, by option: `num("memory", a, 1ull << 44)`.
+    const maxima = new Map(
+      [...source("args.c").matchAll(/num\("([a-z-]+)", a, (\d+)(?:ull|u)?(?: << (\d+))?\)/g)].map(
+        ([, name, n, shift]) => [name!, BigInt(n!) << BigInt(shift ?? 0)],
+      ),
+    );
+    expect(maxima.size).toBeGreaterThan(8);
+    // The server refuses to start with a maximum above its ceiling.
+    expect(() => limitPolicies(JSON.stringify({ run: { max: { wallMs: limitCeilings.wallMs + 1 } } }))).toThrow(
+      /max wallMs is above 3600000/,
+    );
+    const option = {
+      memoryBytes: "memory",
+      processes: "pids",
+      cpuMs: "cpu-ms",
+      wallMs: "wall-ms",
+      outputBytes: "output-bytes",
+      scratchBytes: "scratch-bytes",
+      fileSizeBytes: "fsize",
+      openFiles: "nofile",
+      stackBytes: "stack",
+    } as const;
+    for (const lang of languages)
+      for (const compile of [false, true]) {
+        const l = sandboxLimits(limitCeilings, lang, compile);
+        for (const [k, name] of Object.entries(option)) {
+          const v = BigInt(Math.ceil(l[k as keyof typeof option]));
+          expect({ lang: lang.id, name, fits: v <= maxima.get(name)! }).toEqual({ lang: lang.id, name, fits: true });
+        }
+      }
   });
 });

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import type { Readable, Writable } from "node:stream";
+import { launcherBounds } from "./launcher-args.js";
 
 /** Frame types, as serve.c numbers them (F_*). */
 export const FRAME = {
@@ -52,7 +53,17 @@ function frame(type: number, data?: Buffer): Buffer {
 }
 
 /** Each string ended by a NUL, so that an empty last one is not lost. */
-const nulTerminated = (strings: string[]): Buffer => Buffer.from(strings.map((x) => `${x}\0`).join(""));
+/** A request as the launcher reads it, NUL-separated: refused, never cut, when it cannot be carried whole. */
+function nulTerminated(strings: string[]): Buffer {
+  if (strings.some((x) => x.includes("\0"))) throw new Error("a launcher argument contains NUL");
+  const blob = Buffer.from(strings.map((x) => `${x}\0`).join(""));
+  const { strings: most, requestBytes } = launcherBounds;
+  if (strings.length > most || blob.length >= requestBytes)
+    throw new Error(
+      `the launch has ${strings.length} arguments in ${blob.length} bytes; the launcher takes ${most} in under ${requestBytes}`,
+    );
+  return blob;
+}
 
 function* chunks(type: number, data: Buffer): Generator<Buffer> {
   for (let o = 0; o < data.length; o += CHUNK) yield frame(type, data.subarray(o, o + CHUNK));
@@ -82,6 +93,7 @@ export class Launch {
   private resolve?: (r: ServedRun) => void;
 
   constructor(path: string, argv: string[], onClose: (l: Launch) => void) {
+    const request = nulTerminated(argv); // refused before a connection is opened
     this.sock = connect(path);
     this.sock.on("error", () => {});
     this.sock.on("close", () => {
@@ -91,7 +103,7 @@ export class Launch {
       this.done();
     });
     this.sock.on("data", (d: Buffer) => this.onData(d));
-    this.sock.write(frame(FRAME.request, nulTerminated(argv)));
+    this.sock.write(frame(FRAME.request, request));
   }
 
   /** The launcher is gone or going: a prepared one that failed is of no use. */
@@ -106,13 +118,13 @@ export class Launch {
    * (status is then null), and the connection stays open until it exits.
    */
   start(runArgv: string[] | null, input: RunInput): Promise<ServedRun> {
+    const options = runArgv ? nulTerminated(["ruse-launch", ...runArgv]) : Buffer.alloc(0);
     this.input = input;
     const result = new Promise<ServedRun>((r) => (this.resolve = r));
     this.guard = setTimeout(() => this.sock.destroy(), input.timeoutMs); // the mux, then the run, die with it
     const { sock } = this;
     sock.cork(); // the options, files and a buffered stdin go in one writev
-    for (const f of chunks(FRAME.run, runArgv ? nulTerminated(["ruse-launch", ...runArgv]) : Buffer.alloc(0)))
-      sock.write(f);
+    for (const f of chunks(FRAME.run, options)) sock.write(f);
     for (const f of chunks(FRAME.files, input.files)) sock.write(f);
     if (Buffer.isBuffer(input.stdin)) for (const f of chunks(FRAME.stdin, input.stdin)) sock.write(f);
     sock.uncork();

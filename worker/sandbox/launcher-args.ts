@@ -5,6 +5,14 @@
 // their arguments through it; test/unit/launcher-args.test.ts holds it against
 // the launcher's usage text and its option table.
 
+/**
+ * What one launcher request holds (MAX_ARGS and MAX_REQUEST in
+ * sandbox-native/launcher.h; the unit test reads them there): strings, and
+ * bytes with their NUL separators. More is refused by the launcher, and
+ * before it here (fork-server.ts), never cut.
+ */
+export const launcherBounds = { strings: 1023, requestBytes: 256 * 1024 };
+
 type Part = "shape" | "run";
 /** flag: no value; count, fd: a whole number; path, text: a string */
 type Value = "flag" | "count" | "fd" | "path" | "text";
