@@ -5,15 +5,15 @@
  * A run without loopback enters its slot's network namespace, made once with
  * the slot's user namespace (user.c) and kept down: making and tearing down a
  * namespace per run cost ~0.6 ms of CPU (its loopback device, sysctl tables,
- * and the kernel's cleanup work after it). Nothing a run leaves there
- * lives on: sockets die with their processes, and only our own processes
- * (holder, builders, launcher, init) have CAP_NET_ADMIN there. Its counters
- * (/proc/net/snmp, /proc/net/dev) add up over the slot's runs, and one known
- * case lasts a while: an abstract Unix socket kept alive by nothing but a
- * reference to itself in flight (SCM_RIGHTS) lives until the kernel's
- * garbage collector frees it. The launcher looks after each run
- * (net_left_behind), and the worker then gives the slot's later runs
- * namespaces of their own. A run with loopback gets a namespace of its own,
+ * and the kernel's cleanup work after it). Sockets die with their
+ * processes, and only our own processes (holder, builders, launcher, init)
+ * have CAP_NET_ADMIN there. Two things could outlive a run and be read by
+ * the next, a channel between runs: the namespace's counters
+ * (/proc/net/snmp, netstat, snmp6: a failed connect counts in OutNoRoutes),
+ * and an abstract Unix socket kept alive by nothing but a reference to
+ * itself in flight (SCM_RIGHTS), until the kernel's garbage collector frees
+ * it. The launcher looks after each run (net_left_behind), and the worker
+ * then gives the slot's later runs namespaces of their own. A run with loopback gets a namespace of its own,
  * so that no port it held lingers (TIME_WAIT) for the next. */
 #include "launcher.h"
 
@@ -38,11 +38,48 @@ void net_enter_namespace(const struct config *cfg) {
   close(cfg->netns_fd);
 }
 
+/* Whether the namespace's counters show a count: a new namespace has none,
+ * only these constants of its settings. snmp and netstat hold header and
+ * value lines in pairs ("Ip: Forwarding ..." then "Ip: 2 ..."). */
+static bool counted_pairs(const char *file) {
+  static const char *const constants[] = {"Forwarding", "DefaultTTL", "RtoAlgorithm", "RtoMin", "RtoMax", "MaxConn"};
+  FILE *f = fopen(file, "re");
+  if (!f) return true; /* cannot tell: assume the worst */
+  static char names[8192], values[8192];
+  bool moved = false;
+  while (!moved && fgets(names, sizeof names, f) && fgets(values, sizeof values, f)) {
+    char *ns, *vs, *n = strtok_r(names, " \n", &ns), *v = strtok_r(values, " \n", &vs); /* "Ip:" twice */
+    while (!moved && (n = strtok_r(NULL, " \n", &ns)) && (v = strtok_r(NULL, " \n", &vs))) {
+      bool constant = false;
+      for (size_t i = 0; i < sizeof constants / sizeof *constants; i++) constant |= strcmp(n, constants[i]) == 0;
+      moved = !constant && strcmp(v, "0") != 0;
+    }
+  }
+  fclose(f);
+  return moved;
+}
+
+/* snmp6: a "name value" line per counter, every one 0 in a new namespace. */
+static bool counted_lines(const char *file) {
+  FILE *f = fopen(file, "re");
+  if (!f) return errno != ENOENT; /* none without IPv6 */
+  char name[128];
+  long long v = 0;
+  bool moved = false;
+  while (!moved && fscanf(f, "%127s %lld", name, &v) == 2) moved = v != 0;
+  fclose(f);
+  return moved;
+}
+
 /* After a run in the slot's namespace, its processes all dead: whether a
- * Unix socket of it is still there (see above), which the worker then keeps
- * the slot's later runs from meeting. We are in that namespace too. */
+ * Unix socket of it is still there or a counter moved (see above), which
+ * the worker then keeps the slot's later runs from meeting. We are in that
+ * namespace too. */
 bool net_left_behind(const struct config *cfg) {
   if (cfg->netns_fd < 0) return false;
+  if (counted_pairs("/proc/self/net/snmp") || counted_pairs("/proc/self/net/netstat") ||
+      counted_lines("/proc/self/net/snmp6"))
+    return true;
   FILE *f = fopen("/proc/self/net/unix", "re");
   if (!f) return true; /* cannot tell: assume the worst */
   char line[512];

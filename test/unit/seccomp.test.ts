@@ -16,7 +16,7 @@ const RET_ALLOW = 0x7fff0000;
 const RET_KILL_PROCESS = 0x80000000;
 const RET_EPERM = 0x00050001;
 const RET_ENOSYS = 0x00050026;
-const { EPERM, ENOSYS, ENOTTY } = os.constants.errno;
+const { EPERM, ENOSYS, ENOTTY, EBADF } = os.constants.errno;
 
 interface Insn {
   code: number;
@@ -212,7 +212,7 @@ describe("policyToPfc", () => {
   it("has every group with a one-line why and a known action", () => {
     for (const g of defaultPolicy) {
       expect(g.why, g.name).toMatch(/^[^\n]{10,}$/);
-      expect(["errno", "enosys", "kill"]).toContain(g.action);
+      expect(["errno", "enosys", "grant", "kill"]).toContain(g.action);
     }
   });
 });
@@ -377,6 +377,17 @@ describe.skipIf(!hasCc)("seccomp filter on the real kernel", () => {
     ["socket(AF_VSOCK)", raw("socket", "40", "1", "0"), { errno: EPERM }],
     ["socketpair(AF_UNIX)", raw("socketpair", "1", "1", "0", "buf"), { ok: true }],
     ["socketpair(AF_NETLINK)", raw("socketpair", "16", "3", "0", "buf"), { errno: EPERM }],
+    // Locks are granted without being taken: a bad descriptor shows the kernel never ran the call.
+    ["flock(-1, LOCK_EX)", raw("flock", "-1", "2"), { ok: true }],
+    ["fcntl(-1, F_SETLK)", raw("fcntl", "-1", "6", "buf"), { ok: true }],
+    ["fcntl(-1, F_SETLKW | 1<<32)", raw("fcntl", "-1", "0x100000007", "buf"), { ok: true }],
+    ["fcntl(-1, F_OFD_SETLK)", raw("fcntl", "-1", "37", "buf"), { ok: true }],
+    ["fcntl(-1, F_OFD_SETLKW)", raw("fcntl", "-1", "38", "buf"), { ok: true }],
+    ["fcntl(-1, F_GETLK) reaches the kernel", raw("fcntl", "-1", "5", "buf"), { errno: EBADF }],
+    ["fcntl(-1, F_GETFD) reaches the kernel", raw("fcntl", "-1", "1"), { errno: EBADF }],
+    ["fcntl(-1, F_NOTIFY)", raw("fcntl", "-1", "1026", "0"), { errno: ENOSYS }],
+    ["inotify_init1", raw("inotify_init1", "0"), { errno: ENOSYS }],
+    ["fanotify_init", raw("fanotify_init", "0", "0"), { errno: ENOSYS }],
     ["x32 getpid", ["x32", String(nr("getpid"))], { signal: "SIGSYS" }],
     ["x32 unshare", ["x32", String(nr("unshare"))], { signal: "SIGSYS" }],
     ["syscall(-1)", ["raw", "-1"], { errno: ENOSYS }],
@@ -407,6 +418,10 @@ describe.skipIf(!hasCc)("seccomp filter on the real kernel", () => {
     ["socket(AF_INET | 1<<32)", raw("socket", "0x100000002", "1", "0"), { ok: true }],
     ["clone3 with size 0", raw("clone3", "0", "0"), { errno: os.constants.errno.EINVAL }],
     ["personality(PER_LINUX)", raw("personality", "0"), { ok: true }],
+    ["flock(-1, LOCK_EX)", raw("flock", "-1", "2"), { errno: EBADF }],
+    ["fcntl(-1, F_SETLK)", raw("fcntl", "-1", "6", "buf"), { errno: EBADF }],
+    ["fcntl(-1, F_NOTIFY)", raw("fcntl", "-1", "1026", "0"), { errno: EBADF }],
+    ["inotify_init1", raw("inotify_init1", "0"), { ok: true }],
   ] as [string, string[], Outcome][])("baseline without filter: %s", (_label, args, expected) => {
     expect(outcome(false, args)).toEqual(expected);
   });

@@ -29,7 +29,8 @@ import {
   type ArgCmp,
 } from "./libseccomp.js";
 
-export type Action = "errno" | "enosys" | "kill";
+/** errno: EPERM; enosys: ENOSYS; grant: returns 0 without doing anything; kill: the whole process. */
+export type Action = "errno" | "enosys" | "grant" | "kill";
 
 /** One comparison on a syscall argument (a0..a5, full 64-bit register). */
 export type ArgTest =
@@ -58,6 +59,8 @@ const ENOSYS = 38;
 const ACTIONS: Record<Action, number> = {
   errno: SCMP_ACT_ERRNO(EPERM),
   enosys: SCMP_ACT_ERRNO(ENOSYS),
+  // errno 0: the kernel returns 0 and never runs the call
+  grant: SCMP_ACT_ERRNO(0),
   kill: SCMP_ACT_KILL_PROCESS,
 };
 
@@ -115,6 +118,13 @@ const CLONE_NEW = {
 // personality(2) flags.
 const ADDR_NO_RANDOMIZE = 0x0040000n;
 const READ_IMPLIES_EXEC = 0x0400000n;
+
+// fcntl(2) commands that take a lock (F_SETLK64 is F_SETLK on x86_64), and dnotify's.
+const F_SETLK = 6n;
+const F_SETLKW = 7n;
+const F_OFD_SETLK = 37n;
+const F_OFD_SETLKW = 38n;
+const F_NOTIFY = 1026n;
 
 const TIOCSTI = 0x5412n;
 const TIOCLINUX = 0x541cn;
@@ -234,6 +244,32 @@ export const defaultPolicy: SeccompPolicy = [
     action: "errno",
     syscalls: ["ioctl"],
     args: [low32Eq(1, TIOCSTI), low32Eq(1, TIOCLINUX)],
+  },
+  {
+    name: "file-locks",
+    why: "a lock on a shared image file (or /dev/null) is seen by every run at once, a channel between runs (isolate 2.4): every lock is granted and none taken, so none exists for F_GETLK or another run to see",
+    action: "grant",
+    syscalls: ["flock"],
+  },
+  {
+    name: "file-locks-fcntl",
+    why: "fcntl's lock commands, granted as flock is; its cmd is an int, compared on its low 32 bits (CVE-2019-10063)",
+    action: "grant",
+    syscalls: ["fcntl"],
+    args: [F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW].map((cmd) => low32Eq(1, cmd)),
+  },
+  {
+    name: "file-watches",
+    why: "inotify and fanotify see opens and reads of the image files every run shares, a channel between runs; programs fall back to polling",
+    action: "enosys",
+    syscalls: ["inotify_init", "inotify_init1", "fanotify_init"],
+  },
+  {
+    name: "file-watches-fcntl",
+    why: "dnotify (fcntl F_NOTIFY) sees the same as inotify",
+    action: "enosys",
+    syscalls: ["fcntl"],
+    args: [low32Eq(1, F_NOTIFY)],
   },
   {
     name: "socket-families",
