@@ -15,9 +15,8 @@ import { cliDefaults } from "./cli-defaults.js";
 export const sandboxUsage = `usage: ruse sandbox --image LANGUAGE [--cpu-ms N] [--wall-ms N] [--memory-mb N]
                     [--processes N] [--output-kb N] [--network] [--stdin TEXT] -- COMMAND [ARGS...]`;
 
-/** Runs `ruse sandbox ARGV...` (the arguments after "sandbox"); its exit status. */
-export async function sandboxCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+const parseSandboxArgs = (argv: string[]) =>
+  parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -31,6 +30,17 @@ export async function sandboxCommand(argv: string[]): Promise<number> {
       stdin: { type: "string" },
     },
   });
+
+/** Runs `ruse sandbox ARGV...` (the arguments after "sandbox"); its exit status. */
+export async function sandboxCommand(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseSandboxArgs>;
+  try {
+    parsed = parseSandboxArgs(argv);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${sandboxUsage}`); // an unknown option is a usage error, not a crash
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const lang = values.image ? getLanguage(values.image) : undefined;
   if (!lang || positionals.length === 0) {
     console.error(values.image && !lang ? `unknown image "${values.image}"\n${sandboxUsage}` : sandboxUsage);
