@@ -10,6 +10,7 @@ import { offered } from "./catalogue.js";
 import { judge0Refuse, judge0Routes } from "./compat/judge0.js";
 import { pistonGuardRefuse, pistonRefuse, pistonRoutes } from "./compat/piston.js";
 import { pistonConnectRoute } from "./compat/piston-connect.js";
+import { IDEMPOTENCY_HEADER, idempotencyOf } from "../core/idempotency.js";
 import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
 import type { Config } from "../core/config.js";
 import type { Log } from "../core/log.js";
@@ -23,7 +24,7 @@ import {
 import { renderMetrics } from "../core/store.js";
 import { dashboardRoutes } from "./dashboard.js";
 import { docsPage } from "./docs.js";
-import { guard } from "./guard.js";
+import { callerScope, guard } from "./guard.js";
 import { playgroundRoutes } from "./playground/routes.js";
 import { type StreamHub, streamRoutes } from "./stream.js";
 import { cappedBody } from "./body.js";
@@ -54,6 +55,14 @@ export interface Deps {
 const completed = (c: Context, json: string) =>
   c.body(json, 200, { "Content-Type": "application/json" }) as Response as Response &
     TypedResponse<RunResult, 200, "json">;
+
+/** The optional Idempotency-Key of a POST that queues (core/idempotency.ts), for /openapi.json; checked by idempotencyOf. */
+export const idempotencyHeader = z.object({
+  "idempotency-key": z.string().optional().openapi({
+    description:
+      "1-255 of A-Za-z0-9._:- ; a retry with the same key and body gets the first request's run (never a second run), a different body 422; kept RUSE_RESULT_TTL seconds, per API key",
+  }),
+});
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
@@ -92,7 +101,20 @@ export function createApp(deps: Deps): OpenAPIHono {
 
   app.onError((e, c) => {
     if (e instanceof HTTPException && e.status === 400) return fail(c, 400, "the body is not valid JSON");
+    if (e instanceof HTTPException && e.status === 415)
+      return c.json(
+        {
+          error: "Unsupported Media Type: the body must be JSON",
+          issues: [{ path: "Content-Type", message: "must be application/json" }],
+        },
+        415,
+      );
     if (e instanceof HTTPException) return c.json({ error: e.message }, e.status);
+    // Redis at its maxmemory (noeviction) refuses writes: the store is full, not the request at fault.
+    if (e.message.startsWith("OOM ")) {
+      c.header("Retry-After", "30");
+      return fail(c, 503, "the server's store (Redis) is full (its maxmemory); try again later");
+    }
     deps.log.error({ err: e, method: c.req.method, path: c.req.path }, "internal error");
     return c.json({ error: "internal error" }, 500);
   });
@@ -139,6 +161,7 @@ export function createApp(deps: Deps): OpenAPIHono {
     request: {
       body: { content: { "application/json": { schema: runRequest } }, required: true },
       query: z.object({ wait: z.enum(["true", "false"]).optional() }),
+      headers: idempotencyHeader,
     },
     responses: {
       200: jsonContent(runResultSchema, "the completed run (wait=true)"),
@@ -146,12 +169,19 @@ export function createApp(deps: Deps): OpenAPIHono {
       400: jsonContent(errorSchema, "invalid request: issues name the fields"),
       401: jsonContent(errorSchema, "missing or unknown API key"),
       413: jsonContent(errorSchema, "the body (RUSE_BODY_MAX_BYTES) or an input (RUSE_INPUT_MAX_BYTES) too large"),
-      422: jsonContent(errorSchema, "a language whose image is not built on this server (the issue names the command)"),
+      422: jsonContent(
+        errorSchema,
+        "a language whose image is not built on this server (the issue names the command), or a bad or reused Idempotency-Key",
+      ),
       429: jsonContent(errorSchema, "rate limit or full queue; see Retry-After"),
     },
   });
   app.openapi(postRun, async (c) => {
-    const s = await submitter.submit(c.req.valid("json"), c.req.valid("query").wait === "true");
+    const body = c.req.valid("json");
+    const idem = idempotencyOf(c.req.header(IDEMPOTENCY_HEADER), callerScope(c), "run", body);
+    if (typeof idem === "string")
+      return fail(c, 422, `invalid ${IDEMPOTENCY_HEADER}`, [{ path: IDEMPOTENCY_HEADER, message: idem }]);
+    const s = await submitter.submit(body, c.req.valid("query").wait === "true", undefined, idem);
     if ("refused" in s) return fail(c, s.refused.status, s.refused.error, s.refused.issues);
     if ("full" in s) {
       c.header("Retry-After", "5");

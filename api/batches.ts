@@ -25,6 +25,18 @@ import { fail, jsonContent, uuidParam } from "./reply.js";
 
 const PAGE_MAX = 100;
 
+/** POST /v1/batches: up to RUSE_MAX_BATCH runs, each as POST /v1/runs takes it. */
+export function batchRequestSchema(cfg: Config) {
+  return z
+    .object({
+      runs: z.array(runRequestSchema(cfg)).min(1).max(cfg.maxBatch),
+      callbackUrl: callbackUrlSchema(cfg).openapi({
+        description: "POSTed once every run of the batch is done: {id, total, runs: [{id, verdict}]}",
+      }),
+    })
+    .strict();
+}
+
 export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: Redis, submitter: RunSubmitter): void {
   const post = createRoute({
     method: "post",
@@ -34,14 +46,7 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
       body: {
         content: {
           "application/json": {
-            schema: z
-              .object({
-                runs: z.array(runRequestSchema(cfg)).min(1).max(cfg.maxBatch),
-                callbackUrl: callbackUrlSchema(cfg).openapi({
-                  description: "POSTed once every run of the batch is done: {id, total, runs: [{id, verdict}]}",
-                }),
-              })
-              .strict(),
+            schema: batchRequestSchema(cfg),
           },
         },
         required: true,

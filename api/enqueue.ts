@@ -6,6 +6,7 @@ import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
 import type { Config } from "../core/config.js";
+import { CONFLICT, claim, claimed, IDEMPOTENCY_HEADER, type Idempotency } from "../core/idempotency.js";
 import { toJob } from "../core/job.js";
 import { getProblem, type Problem } from "../core/problems.js";
 import type { RunJob, RunRequest, RunResult } from "../core/schemas.js";
@@ -85,13 +86,18 @@ export function jobFor(r: RunRequest, cfg: Config, problems: Map<string, Problem
 
 export const isRefusal = (j: RunJob | Refusal): j is Refusal => "issues" in j;
 
-/** Every run's queue options: retried twice after a failure, its failure kept as long as a result. */
-export const jobOptions = (cfg: Config, id: string) => ({
+/**
+ * Every run's queue options: retried twice after a failure, its failure kept
+ * as long as a result. A run of an Idempotency-Key is deduplicated by its id
+ * for as long as its key is remembered (core/idempotency.ts says why).
+ */
+export const jobOptions = (cfg: Config, id: string, idempotent = false) => ({
   jobId: id,
   removeOnComplete: true,
   removeOnFail: { age: cfg.resultTtlSeconds },
   attempts: 3,
   backoff: { type: "fixed", delay: 1000 },
+  ...(idempotent && { deduplication: { id, ttl: cfg.resultTtlSeconds * 1000 } }),
 });
 
 /** A run's stored result (its JSON, as the worker wrote it), or its state while it has none; null: unknown or expired. */
@@ -126,6 +132,13 @@ export async function runState(
   };
 }
 
+/** The refusal of a key reused for another request. */
+const conflict: Refusal = {
+  status: 422,
+  error: `the ${IDEMPOTENCY_HEADER} was used for a different request`,
+  issues: [{ path: IDEMPOTENCY_HEADER, message: CONFLICT }],
+};
+
 /** What a submission came to: refused (the request's fault), no room in the queue, or queued (and, waited for, its result). */
 export type Submitted = { refused: Refusal } | { full: string } | { id: string; result: Promise<string | null> };
 
@@ -136,8 +149,13 @@ export type Submitted = { refused: Refusal } | { full: string } | { id: string; 
  */
 export class RunSubmitter {
   // Back-pressure reads the queue's length at most every 100 ms (a Redis
-  // round trip per POST is latency on a busy machine), counting our own adds.
+  // round trip per POST is latency on a busy machine), plus the runs this
+  // process let in since: those added (in `waiting.n` until the next read)
+  // and those on their way (`adding`: a read before they land does not see
+  // them, and a flood of requests in flight together would pass the cap).
   private waiting = { n: 0, at: 0 };
+  private adding = 0;
+  private readonly waits = new Map<string, Promise<string | null>>();
 
   constructor(
     private readonly cfg: Config,
@@ -146,37 +164,83 @@ export class RunSubmitter {
     private readonly completions: Completions,
   ) {}
 
-  /** Whether `n` more runs would pass the queue's cap. */
-  async full(n = 1): Promise<boolean> {
+  /**
+   * Whether `n` more runs would pass the queue's cap; if not, they are
+   * counted at once, in the same step as the check, so that requests in
+   * flight together cannot all pass on one count.
+   */
+  private async full(n = 1): Promise<boolean> {
     if (n > 1 || Date.now() - this.waiting.at > 100)
       this.waiting = { n: await this.queue.getWaitingCount(), at: Date.now() };
-    return this.waiting.n + n > this.cfg.maxQueue;
+    if (this.waiting.n + this.adding + n > this.cfg.maxQueue) return true;
+    this.adding += n;
+    return false;
+  }
+
+  /** `n` runs that full() let in were added, or will not be. */
+  private settle(n: number, added: boolean): void {
+    this.adding -= n;
+    if (added) this.waiting.n += n;
   }
 
   /**
    * `stream`: a streamed run (core/stream.ts) under the id given, whose
    * output the caller has subscribed to; it is waited for as long as it may
    * run, besides the wait limit (its client is typing).
+   * `idem`: the request's Idempotency-Key (core/idempotency.ts): the run of
+   * the key's first request, made once; a retry is answered even when the
+   * queue is full (its run was let in when the key was claimed).
    */
-  async submit(r: RunRequest, wait: boolean, stream?: { id: string }): Promise<Submitted> {
+  async submit(r: RunRequest, wait: boolean, stream?: { id: string }, idem?: Idempotency): Promise<Submitted> {
     const job = jobFor(r, this.cfg, await problemsOf(this.redis, [r]));
     if (isRefusal(job)) return { refused: job };
-    if (await this.full()) return { full: `the queue is full (${this.cfg.maxQueue} runs waiting); try again later` };
-    const id = stream?.id ?? randomUUID();
-    this.waiting.n++;
-    const waitMs = this.cfg.waitMaxMs + (stream ? job.limits.wallMs + job.compileLimits.wallMs : 0);
-    const waiter = wait ? this.completions.wait(id, waitMs) : null;
+    const counted = !(await this.full());
+    let added = false; // a new run, as counted (not a retry's, not refused)
     try {
-      await this.queue.add(
-        "run",
-        { ...job, notify: waiter !== null, ...(stream && { stream: true }) },
-        jobOptions(this.cfg, id),
-      );
-    } catch (e) {
-      waiter?.cancel();
-      throw e;
+      let run: { id: string; first: boolean } | null | undefined;
+      if (counted) run = idem && (await claim(this.redis, idem, randomUUID(), this.cfg.resultTtlSeconds));
+      else {
+        run = idem && (await claimed(this.redis, idem));
+        if (run === undefined)
+          return { full: `the queue is full (${this.cfg.maxQueue} runs waiting); try again later` };
+      }
+      if (run === null) return { refused: conflict };
+      const id = run?.id ?? stream?.id ?? randomUUID();
+      const waitMs = this.cfg.waitMaxMs + (stream ? job.limits.wallMs + job.compileLimits.wallMs : 0);
+      const waiter = wait ? this.wait(id, waitMs) : null;
+      try {
+        // A run of a key is announced whenever it ends: a retry may wait for it on any API process.
+        await this.queue.add(
+          "run",
+          { ...job, notify: waiter !== null || idem !== undefined, ...(stream && { stream: true }) },
+          jobOptions(this.cfg, id, idem !== undefined),
+        );
+      } catch (e) {
+        waiter?.cancel();
+        throw e;
+      }
+      added = run?.first !== false;
+      if (!waiter) return { id, result: Promise.resolve(null) };
+      // A retry's run may have ended already: its notice is gone, its result stored (looked for after the waiter is set).
+      const result =
+        run?.first === false ? storedResult(this.redis, id).then((s) => s ?? waiter.result) : waiter.result;
+      return { id, result };
+    } finally {
+      if (counted) this.settle(1, added);
     }
-    return { id, result: waiter ? waiter.result : Promise.resolve(null) };
+  }
+
+  /**
+   * One wait per run in this process: Completions keeps one waiter per id,
+   * and two requests for one run (an Idempotency-Key's retries) share it.
+   */
+  private wait(id: string, ms: number): { result: Promise<string | null>; cancel(): void } {
+    const shared = this.waits.get(id);
+    if (shared) return { result: shared, cancel() {} };
+    const w = this.completions.wait(id, ms);
+    this.waits.set(id, w.result);
+    void w.result.then(() => this.waits.delete(id));
+    return w;
   }
 
   /**
@@ -187,9 +251,14 @@ export class RunSubmitter {
   async submitAll(jobs: RunJob[], beforeAdd?: (ids: string[]) => Promise<void>): Promise<string[] | null> {
     if (await this.full(jobs.length)) return null;
     const ids = jobs.map(() => randomUUID());
-    await beforeAdd?.(ids);
-    this.waiting.n += jobs.length;
-    await this.queue.addBulk(jobs.map((data, i) => ({ name: "run", data, opts: jobOptions(this.cfg, ids[i]!) })));
+    try {
+      await beforeAdd?.(ids);
+      await this.queue.addBulk(jobs.map((data, i) => ({ name: "run", data, opts: jobOptions(this.cfg, ids[i]!) })));
+    } catch (e) {
+      this.settle(jobs.length, false);
+      throw e;
+    }
+    this.settle(jobs.length, true);
     return ids;
   }
 }

@@ -44,6 +44,12 @@ const socketKey = (c: Context) =>
         ?.slice("bearer.".length)
     : undefined;
 
+/** Who each request let in is (by request): its key's hash, or "global" when keys are off. */
+const callers = new WeakMap<Request, string>();
+
+/** The caller a guarded request was let in as: the scope of its Idempotency-Key (core/idempotency.ts). */
+export const callerScope = (c: Context): string => callers.get(c.req.raw) ?? "global";
+
 export function guard(deps: { cfg: Config; redis: Redis }, opts: GuardOptions = {}): MiddlewareHandler {
   const { refuse = v1Refuse, keyHeader, keys = deps.cfg.apiKeys, basic = false } = opts;
   const known = keys.map(sha256);
@@ -72,6 +78,7 @@ export function guard(deps: { cfg: Config; redis: Redis }, opts: GuardOptions = 
         );
       }
       who = `key:${sha256(key).toString("base64url")}`;
+      callers.set(c.req.raw, sha256(key).toString("base64url"));
     }
     if (deps.cfg.rateLimit > 0) {
       const key = `ruse:rate:${who}:${Math.floor(Date.now() / 1000)}`;

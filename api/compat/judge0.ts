@@ -20,8 +20,10 @@ import type { Queue } from "bullmq";
 import type { Context } from "hono";
 import type { Redis } from "ioredis";
 import type { Config } from "../../core/config.js";
+import { IDEMPOTENCY_HEADER, idempotencyOf } from "../../core/idempotency.js";
 import { runRequestSchema, type RunJob, type RunRequest, type RunResult } from "../../core/schemas.js";
 import { offered } from "../catalogue.js";
+import { callerScope } from "../guard.js";
 import { isRefusal, jobFor, runState, type RunSubmitter } from "../enqueue.js";
 import { jsonContent } from "../reply.js";
 import { type Errors, byField, judge0SubmissionSchema, v1Fields, v1Request } from "./judge0-request.js";
@@ -100,7 +102,9 @@ export function judge0Routes(app: OpenAPIHono, cfg: Config, queue: Queue, redis:
     if (raw === undefined) return judge0Refuse(c, 400, "the body is not valid JSON");
     const made = requestOf(raw, base64);
     if ("errors" in made) return c.json(made.errors, 422);
-    const s = await submitter.submit(made.request, c.req.query("wait") === "true");
+    const idem = idempotencyOf(c.req.header(IDEMPOTENCY_HEADER), callerScope(c), "run", made.request);
+    if (typeof idem === "string") return c.json({ [IDEMPOTENCY_HEADER]: [idem] }, 422);
+    const s = await submitter.submit(made.request, c.req.query("wait") === "true", undefined, idem);
     if ("refused" in s) return c.json(byField(s.refused.issues, v1Fields), s.refused.status === 413 ? 413 : 422);
     if ("full" in s) {
       c.header("Retry-After", "5");
@@ -134,6 +138,8 @@ export function judge0Routes(app: OpenAPIHono, cfg: Config, queue: Queue, redis:
   });
   app.post(`${at}/submissions/batch`, async (c) => {
     const raw = (await body(c)) as { submissions?: unknown } | undefined;
+    // Not "at least one submission": the client's fault is its JSON, and it is told so.
+    if (raw === undefined) return judge0Refuse(c, 400, "the body is not valid JSON");
     const items = raw?.submissions;
     if (!Array.isArray(items) || items.length === 0)
       return judge0Refuse(c, 400, "there should be at least one submission in a batch");

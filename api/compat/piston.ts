@@ -12,9 +12,11 @@ import type { Context } from "hono";
 import { constants } from "node:os";
 import type { Config } from "../../core/config.js";
 import type { Limits } from "../../core/limits.js";
+import { IDEMPOTENCY_HEADER, idempotencyOf } from "../../core/idempotency.js";
 import { emptyStage, errorSchema, runRequestSchema, type RunResult, type Stage } from "../../core/schemas.js";
 import type { Language } from "../../rootfs/languages.js";
 import { offered } from "../catalogue.js";
+import { callerScope } from "../guard.js";
 import type { RunSubmitter } from "../enqueue.js";
 import { jsonContent } from "../reply.js";
 
@@ -81,11 +83,17 @@ export const pistonExecuteSchema = z
     version: z.string().optional().openapi({ description: "the runtime's version, or * (any)" }),
     files: z
       .array(
-        z.object({
-          name: z.string().optional(),
-          content: z.string(),
-          encoding: z.enum(["utf8", "base64", "hex"]).default("utf8"),
-        }),
+        z
+          .object({
+            name: z.string().optional(),
+            content: z.string(),
+            encoding: z.enum(["utf8", "base64", "hex"]).default("utf8"),
+          })
+          // Node's hex decoder stops at the first bad digit: refused here, never run cut short.
+          .refine((f) => f.encoding !== "hex" || /^(?:[0-9a-fA-F]{2})*$/.test(f.content), {
+            message: "content is not valid hex",
+            path: ["content"],
+          }),
       )
       .min(1)
       .openapi({ description: "the first file is the program (written under the language's source file name)" }),
@@ -288,7 +296,9 @@ export function pistonRoutes(app: OpenAPIHono, cfg: Config, submitter: RunSubmit
       return pistonRefuse(c, 400, `${parsed.data.language}-${parsed.data.version ?? "*"} runtime is unknown`);
     const request = runRequest.safeParse(v1Request(parsed.data, runtime.lang, cfg));
     if (!request.success) return pistonRefuse(c, 400, describe(request.error.issues, v1Fields));
-    const s = await submitter.submit(request.data, true);
+    const idem = idempotencyOf(c.req.header(IDEMPOTENCY_HEADER), callerScope(c), "run", request.data);
+    if (typeof idem === "string") return pistonRefuse(c, 400, `${IDEMPOTENCY_HEADER}: ${idem}`);
+    const s = await submitter.submit(request.data, true, undefined, idem);
     if ("refused" in s) return pistonRefuse(c, s.refused.status, describe(s.refused.issues, {}, s.refused.error));
     if ("full" in s) {
       c.header("Retry-After", "5");
@@ -316,7 +326,9 @@ export function describe(
 ): string {
   const parts = issues.map((i) => {
     const path = typeof i.path === "string" ? i.path : i.path.map(String).join(".");
-    return `${rename[path] ?? (path || "(body)")}: ${i.message}`;
+    // A file after the first is written under its Piston name: v1's files.N.path is Piston's files.N.name.
+    const named = rename[path] ?? path.replace(/^files\.(\d+)\.path$/, "files.$1.name");
+    return `${named || "(body)"}: ${i.message}`;
   });
   return [lead, ...parts].filter(Boolean).join("; ");
 }

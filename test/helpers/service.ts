@@ -44,6 +44,16 @@ export interface WorkerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+export interface ApiProcess {
+  child: ChildProcess;
+  pid: number;
+  /** http://127.0.0.1:PORT of this process */
+  base: string;
+  output: () => string;
+  /** SIGTERM, SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
 export interface Stack {
   cfg: Config;
   env: Record<string, string>;
@@ -70,6 +80,8 @@ export interface Stack {
   poll(id: string, deadlineMs?: number): Promise<RunResult>;
   startInProcessWorker(): Promise<WorkerHandle>;
   startWorkerProcess(extraEnv?: Record<string, string>): Promise<WorkerProcess>;
+  /** Another API on the same Redis, as `npm run api` starts it (`node --import tsx api/main.ts`), that a test can kill. */
+  startApiProcess(extraEnv?: Record<string, string>): Promise<ApiProcess>;
   /** Workers registered with the queue (BullMQ's own count). */
   workerCount(): Promise<number>;
   stopRedis(): Promise<void>;
@@ -228,6 +240,40 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return w;
   };
 
+  const apiProcesses: ApiProcess[] = [];
+  const startApiProcess = async (extraEnv: Record<string, string> = {}): Promise<ApiProcess> => {
+    const child = spawn(process.execPath, ["--import", "tsx", "api/main.ts"], {
+      cwd: REPO,
+      env: { ...process.env, ...env, REDIS_URL: redisUrl, PORT: "0", ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d));
+    child.stderr!.on("data", (d: Buffer) => (out += d));
+    const exited = once(child, "exit");
+    const stop = async (graceMs = 10_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(t);
+    };
+    const handle: ApiProcess = { child, pid: child.pid!, base: "", output: () => out, stop };
+    apiProcesses.push(handle); // stopped with the stack even if it never listens
+    // Its port (PORT=0: the kernel's choice) from its start-up line.
+    const port = await waitFor(
+      `API process ${child.pid} to listen (output so far: ${out})`,
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`API exited: ${out}`);
+        return /"msg":"listening on http:\/\/[^:]+:(\d+)/.exec(out)?.[1];
+      },
+      30_000,
+      100,
+    );
+    handle.base = `http://127.0.0.1:${port}`;
+    return handle;
+  };
+
   const stack: Stack = {
     cfg,
     env,
@@ -245,6 +291,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     poll,
     startInProcessWorker,
     startWorkerProcess,
+    startApiProcess,
     workerCount,
     async stopRedis() {
       await embedded?.stop();
@@ -257,6 +304,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     async stop() {
       // Clients close cleanly only against a live Redis: bring it back if a test stopped it.
       if (!embedded) embedded = await startEmbeddedRedis(stateDir).catch(() => null);
+      for (const a of apiProcesses) await a.stop().catch(() => {});
       await api.close().catch(() => {});
       for (const w of inProcess) await w.close().catch(() => {});
       for (const w of processes) await w.stop(10_000).catch(() => {});

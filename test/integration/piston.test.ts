@@ -69,6 +69,17 @@ describe("Piston API through piston-client", () => {
     const long = await client.execute("python", "print(1)", { runTimeout: 10_000_000 });
     expect(long.message).toMatch(/^run_timeout: Too big: expected number to be <=60000$/);
   });
+
+  it("refuses a file whose hex is not hex, rather than run it cut short", async () => {
+    const file = (content: string) => ({ language: "python", version: "*", files: [{ content, encoding: "hex" }] });
+    const bad = await s.post("/piston/api/v2/execute", file("7072696e742831)x"));
+    expect({ status: bad.status, message: bad.json.message }).toEqual({
+      status: 400,
+      message: "files.0.content: content is not valid hex",
+    });
+    const good = await s.post("/piston/api/v2/execute", file(Buffer.from("print(1)").toString("hex")));
+    expect(good.json.run.stdout).toBe("1\n");
+  });
 });
 
 describe("Piston API with API keys on", () => {

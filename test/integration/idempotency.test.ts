@@ -1,0 +1,208 @@
+// Idempotency-Key on POST /v1/runs, Piston's execute and Judge0's
+// submissions (core/idempotency.ts): one run per key,
+// however many requests carry it, on however many API processes, even when
+// the process that took the first request is killed before it answers.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { IDEMPOTENCY_KEY, QUEUE } from "../../core/store.js";
+import { startStack, type Reply, type Stack } from "../helpers/service.js";
+
+/** Runs that workers finished (each try counts): the cluster's counter, read through /metrics. */
+async function runsDone(s: Stack): Promise<number> {
+  const m = /^ruse_run_duration_seconds_count (\d+)$/m.exec((await s.get("/metrics")).text);
+  return Number(m![1]);
+}
+
+/** POST /v1/runs to an API at `base` (the stack's or another process's). */
+async function postRun(base: string, body: unknown, key: string, wait = false): Promise<Reply> {
+  const res = await fetch(`${base}/v1/runs${wait ? "?wait=true" : ""}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "idempotency-key": key },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: JSON.parse(text) };
+}
+
+async function until<T>(what: string, f: () => Promise<T>, deadlineMs = 30_000): Promise<NonNullable<T>> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe("Idempotency-Key", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "inprocess" });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("refuses a malformed key with 422 naming the header, and queues nothing", async () => {
+    const before = await s.redis.dbsize();
+    for (const key of ["", "a b", "a/b", "é", "x".repeat(256)]) {
+      const r = await postRun(s.base, { language: "bash", source: "true" }, key);
+      expect(r.status, key).toBe(422);
+      expect(r.json.issues[0].path).toBe("Idempotency-Key");
+    }
+    expect(await s.redis.dbsize()).toBe(before);
+    // The longest and every allowed character are fine.
+    const ok = await postRun(s.base, { language: "bash", source: "true" }, `aZ09._:-${"k".repeat(247)}`);
+    expect(ok.status).toBe(202);
+  });
+
+  it("concurrent requests with one key, on two API processes, make one run; its retries answer that run", {
+    timeout: 90_000,
+  }, async () => {
+    const other = await s.startApiProcess();
+    const done = await runsDone(s);
+    const body = { language: "bash", source: "sleep 1; echo $RANDOM" };
+    const key = "concurrent-1";
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => postRun(i % 2 ? other.base : s.base, body, key, i % 4 < 2)),
+    );
+    const ids = new Set(replies.map((r) => r.json.id));
+    expect(ids.size).toBe(1);
+    const [id] = ids;
+    for (const r of replies) expect([200, 202]).toContain(r.status);
+    // The ones that waited got the one result; its output (a random number) says it is one run's.
+    const results = replies.filter((r) => r.status === 200);
+    expect(results.length).toBeGreaterThan(0);
+    expect(new Set(results.map((r) => r.text)).size).toBe(1);
+    const result = await s.poll(id!);
+    expect(result.verdict).toBe("ok");
+
+    // After it completed: the same answer, asynchronously ({id}) and waited for (its result), from either process.
+    const again = await postRun(other.base, body, key, true);
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(result);
+    const async = await postRun(s.base, body, key);
+    expect(async.status).toBe(202);
+    expect(async.json).toEqual({ id, status: "queued" });
+    // The same request with its fields in another order is the same body.
+    const reordered = await postRun(s.base, { source: body.source, language: "bash" }, key, true);
+    expect(reordered.json).toEqual(result);
+    // No job was made again for the retries (the completed one's is removed), and no second run ran.
+    expect(await s.redis.exists(`bull:${QUEUE}:${id}`)).toBe(0);
+    await sleep(1500); // a second run, had one been queued, would have time to finish
+    expect(await runsDone(s)).toBe(done + 1);
+    expect(await s.redis.ttl(IDEMPOTENCY_KEY("global", key))).toBeGreaterThan(s.cfg.resultTtlSeconds - 60);
+  });
+
+  it("the same key with another body is a 422 naming the header; another key is another run", async () => {
+    const first = await postRun(s.base, { language: "bash", source: "echo one" }, "reused", true);
+    expect(first.status).toBe(200);
+    const other = await postRun(s.base, { language: "bash", source: "echo two" }, "reused", true);
+    expect(other.status).toBe(422);
+    expect(other.json.issues).toEqual([{ path: "Idempotency-Key", message: expect.stringContaining("different") }]);
+    const fresh = await postRun(s.base, { language: "bash", source: "echo two" }, "fresh", true);
+    expect(fresh.status).toBe(200);
+    expect(fresh.json.id).not.toBe(first.json.id);
+    expect(fresh.json.run.stdout).toBe("two\n");
+  });
+
+  it("an API process killed while a request waits: the retry on another process gets the one run's result", {
+    timeout: 90_000,
+  }, async () => {
+    const doomed = await s.startApiProcess();
+    const done = await runsDone(s);
+    const body = { language: "bash", source: "sleep 2; echo survived $RANDOM" };
+    const key = "killed-api";
+    const pending = postRun(doomed.base, body, key, true).then(
+      (r) => r,
+      (e: Error) => e,
+    );
+    // Killed once its run is queued and running, before it can answer.
+    const id = await until(
+      "the run to be claimed",
+      async () => (await s.redis.get(IDEMPOTENCY_KEY("global", key)))?.split(" ")[1],
+    );
+    await until("the run to start", async () => (await s.get(`/v1/runs/${id}`)).json.status === "running");
+    doomed.child.kill("SIGKILL");
+    expect(await pending).toBeInstanceOf(Error);
+
+    const retry = await postRun(s.base, body, key, true);
+    expect(retry.status).toBe(200);
+    expect(retry.json.id).toBe(id);
+    expect(retry.json.run.stdout).toMatch(/^survived \d+\n$/);
+    await sleep(500);
+    expect(await runsDone(s)).toBe(done + 1);
+  });
+
+  it("a claim whose process died before queueing its run: the retry queues it, once", async () => {
+    // What a process killed between its claim (SET NX) and its add leaves: a key with no job.
+    const body = { language: "bash", source: "echo orphan" };
+    const claimedId = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+    const first = await postRun(s.base, body, "orphan-probe");
+    const hash = (await s.redis.get(IDEMPOTENCY_KEY("global", "orphan-probe")))!.split(" ")[0];
+    await s.redis.set(IDEMPOTENCY_KEY("global", "orphan"), `${hash} ${claimedId}`, "EX", 600);
+    await s.poll(first.json.id);
+    const done = await runsDone(s);
+    const retries = await Promise.all([1, 2, 3].map(() => postRun(s.base, body, "orphan", true)));
+    for (const r of retries) {
+      expect(r.status).toBe(200);
+      expect(r.json.id).toBe(claimedId);
+      expect(r.json.run.stdout).toBe("orphan\n");
+    }
+    await sleep(500);
+    expect(await runsDone(s)).toBe(done + 1);
+  });
+});
+
+describe("Idempotency-Key with API keys", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "inprocess", env: { RUSE_API_KEYS: "alice,bob" } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it("is the caller's: the same key under two API keys is two runs", async () => {
+    const body = { language: "bash", source: "echo $RANDOM" };
+    const as = (who: string) =>
+      s.request("POST", "/v1/runs?wait=true", {
+        body,
+        headers: { authorization: `Bearer ${who}`, "idempotency-key": "shared" },
+      });
+    const [a1, b1] = await Promise.all([as("alice"), as("bob")]);
+    const a2 = await as("alice");
+    expect(a1.status).toBe(200);
+    expect(b1.status).toBe(200);
+    expect(a1.json.id).not.toBe(b1.json.id);
+    expect(a2.json).toEqual(a1.json);
+  });
+
+  it("Piston's execute and Judge0's submissions take it too, with their own keys' headers", async () => {
+    const done = await runsDone(s);
+    const piston = () =>
+      s.request("POST", "/piston/api/v2/execute", {
+        body: { language: "bash", version: "*", files: [{ content: "echo $RANDOM" }] },
+        headers: { authorization: "Bearer alice", "idempotency-key": "p1" },
+      });
+    const [p1, p2] = [await piston(), await piston()];
+    expect(p1.status).toBe(200);
+    expect(p2.headers.get("x-run-id")).toBe(p1.headers.get("x-run-id"));
+    expect(p2.json.run.stdout).toBe(p1.json.run.stdout);
+    const judge0 = (source: string) =>
+      s.request("POST", "/judge0/submissions?wait=true", {
+        body: { language_id: 46, source_code: source },
+        headers: { "x-auth-token": "bob", "idempotency-key": "j1" },
+      });
+    const [j1, j2] = [await judge0("echo $RANDOM"), await judge0("echo $RANDOM")];
+    expect(j2.json.token).toBe(j1.json.token);
+    expect(j2.json.stdout).toBe(j1.json.stdout);
+    const other = await judge0("echo other");
+    expect({ status: other.status, fields: Object.keys(other.json) }).toEqual({
+      status: 422,
+      fields: ["Idempotency-Key"],
+    });
+    await sleep(500);
+    expect(await runsDone(s)).toBe(done + 2);
+  });
+});
