@@ -18,6 +18,24 @@ export interface ApiHandle {
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
+/**
+ * Slow clients (slowloris) hold a socket each and nothing else (no worker:
+ * a request reaches the app only once its headers are in). A client must
+ * send its headers within HEADERS_TIMEOUT_MS (Node's default: 60 s) and its
+ * whole request within Node's requestTimeout (300 s: a 40 MiB body on a
+ * slow link).
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+
+/**
+ * A socket that moves no byte either way for this long is closed: a client
+ * that never reads its response stops the server's writes, and no other
+ * timeout covers a response. Quiet sockets that are fine stay under it: a
+ * wait=true request (RUSE_WAIT_MAX_MS, then a second's look-up), an event
+ * stream (a comment every 15 s); a WebSocket has none (ws clears it).
+ */
+export const idleTimeoutMs = (cfg: Config) => Math.max(cfg.waitMaxMs + 1000, 15_000) + 10_000;
+
 export async function startApi(
   cfg: Config,
   redisUrl: string,
@@ -45,8 +63,22 @@ export async function startApi(
   const connections = () => new Promise<number>((r) => (server ? server.getConnections((_, n) => r(n)) : r(0)));
   const app = createApp({ cfg, queue, completions, redis, log, streams, processMetrics: processMetrics(connections) });
   server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: cfg.port, hostname: host, websocket: { server: wss } }, () => resolve(s));
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: cfg.port,
+        hostname: host,
+        websocket: { server: wss },
+        serverOptions: {
+          headersTimeout: HEADERS_TIMEOUT_MS,
+          // How often the two timeouts above are checked: Node's 30 s would let a slow client stay that much longer.
+          connectionsCheckingInterval: 1000,
+        },
+      },
+      () => resolve(s),
+    );
   });
+  server.setTimeout(idleTimeoutMs(cfg));
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : cfg.port;
   log.info(`listening on http://${host}:${port}${cfg.apiKeys.length ? "" : " (no API keys: loopback only)"}`);

@@ -11,7 +11,7 @@ const cfg = loadConfig();
 const log = createLog("api", cfg.logLevel);
 let embedded: EmbeddedRedis | null = null;
 if (!cfg.redisUrl) {
-  embedded = await startEmbeddedRedis(cfg.stateDir);
+  embedded = await startEmbeddedRedis(cfg.stateDir, cfg.redisMaxMemoryBytes);
   log.info(`redis: embedded at ${embedded.url} (set REDIS_URL to use another)`);
 }
 const redisUrl = cfg.redisUrl ?? embedded!.url;

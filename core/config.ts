@@ -38,6 +38,8 @@ export interface Config {
   logLevel: string;
   host: string;
   redisUrl: string | undefined;
+  /** the embedded Redis's maxmemory (bytes; noeviction): past it Redis refuses writes instead of being OOM-killed */
+  redisMaxMemoryBytes: number;
   stateDir: string;
   /** keys that open the queue dashboard (/admin/queues); with API keys on and none, it is off */
   adminKeys: string[];
@@ -81,6 +83,9 @@ export interface Config {
   images: ImageChoice;
 }
 
+/** RUSE_REDIS_MAX_MEMORY's default: room for the problem store's 1 GiB (about 1.2 GiB in Redis) and the queue. */
+export const DEFAULT_REDIS_MAX_MEMORY = 2 ** 31;
+
 const int = (v: string | undefined, dflt: number, name: string): number => {
   if (v === undefined || v === "") return dflt;
   const n = Number(v);
@@ -118,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cpus = availabl
     logLevel: logLevel(env.RUSE_LOG_LEVEL),
     host: env.HOST || "127.0.0.1",
     redisUrl: env.REDIS_URL || undefined,
+    redisMaxMemoryBytes: int(env.RUSE_REDIS_MAX_MEMORY, DEFAULT_REDIS_MAX_MEMORY, "RUSE_REDIS_MAX_MEMORY"),
     stateDir: env.RUSE_STATE_DIR || `${env.HOME ?? "/tmp"}/.local/state/ruse`,
     apiKeys: list(env.RUSE_API_KEYS),
     adminKeys: list(env.RUSE_ADMIN_KEYS),

@@ -1,18 +1,26 @@
 // The embedded default: with REDIS_URL unset, `npm start` runs its own
 // redis-server on a Unix socket in the state directory (no TCP port), with
-// append-only persistence, and stops it on exit.
+// append-only persistence, and stops it on exit. Its memory is capped
+// (maxmemory) so that a flood makes Redis refuse writes (the API answers
+// 503) instead of growing until the kernel kills it and every queued run
+// is lost; the policy is noeviction, the one BullMQ works with (it warns
+// at start on any other): an evicted job or lock is a run lost or run twice.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
+import { DEFAULT_REDIS_MAX_MEMORY } from "./config.js";
 
 export interface EmbeddedRedis {
   url: string;
   stop(): Promise<void>;
 }
 
-export async function startEmbeddedRedis(stateDir: string): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(
+  stateDir: string,
+  maxMemoryBytes = DEFAULT_REDIS_MAX_MEMORY,
+): Promise<EmbeddedRedis> {
   const dir = join(stateDir, "redis");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const socket = join(dir, "redis.sock");
@@ -39,6 +47,10 @@ export async function startEmbeddedRedis(stateDir: string): Promise<EmbeddedRedi
       "everysec",
       "--save",
       "",
+      "--maxmemory",
+      String(maxMemoryBytes),
+      "--maxmemory-policy",
+      "noeviction",
       "--daemonize",
       "no",
       "--loglevel",
