@@ -10,6 +10,8 @@ import type { RunResult } from "./schemas.js";
 
 export const QUEUE = "runs";
 export const RESULT_KEY = (id: string) => `ruse:result:${id}`;
+/** An Idempotency-Key's claim in its caller's scope: "HASH ID", kept as long as a result (core/idempotency.ts). */
+export const IDEMPOTENCY_KEY = (scope: string, key: string) => `ruse:idem:${scope}:${key}`;
 const METRICS = "ruse:metrics";
 /**
  * The channel on which the completion of a run that a request waits for
@@ -61,7 +63,9 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
  */
 const FINISH_RUN = `
 local stored = redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX')
-if stored and ARGV[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[3]) end
+-- A result stored already (a run taken over from a worker that lost its lock) counts once.
+if not stored then return -1 end
+if ARGV[3] ~= '' then redis.call('PUBLISH', KEYS[3], ARGV[3]) end
 redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[2], 'sandbox_failures_total', 1) end
 for h, name in ipairs({'run_duration_seconds', 'queue_wait_seconds'}) do
@@ -72,7 +76,6 @@ for h, name in ipairs({'run_duration_seconds', 'queue_wait_seconds'}) do
   redis.call('HINCRBY', KEYS[2], name .. '_count', 1)
   redis.call('HINCRBYFLOAT', KEYS[2], name .. '_sum', ARGV[5 + h])
 end
-if not stored then return -1 end
 if KEYS[4] then
   local n = redis.call('INCR', KEYS[4])
   redis.call('EXPIRE', KEYS[4], tonumber(ARGV[2]) * 2)
