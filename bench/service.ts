@@ -6,7 +6,7 @@
 import { pino } from "pino";
 import { createLog } from "../core/log.js";
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,8 @@ import { startEmbeddedRedis } from "../core/redis-embedded.js";
 export interface BenchService {
   base: string;
   workerPid: number;
+  redisUrl: string;
+  /** Stops it all and removes its state directory. */
   stop(): Promise<void>;
 }
 
@@ -39,11 +41,13 @@ export async function startBenchService(parallel: number): Promise<BenchService>
   return {
     base,
     workerPid: worker.pid!,
+    redisUrl: redis.url,
     async stop() {
       await api.close();
       worker.kill("SIGTERM");
       await new Promise((r) => worker.once("exit", r));
       await redis.stop();
+      rmSync(state, { recursive: true, force: true });
     },
   };
 }
