@@ -12,7 +12,7 @@ import { userInfo } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CgroupPlace } from "../core/config.js";
-import { ownCgroupV2, parseSubIds, WORKER_LEAF } from "../worker/sandbox/host.js";
+import { ownCgroupV2, parseSubIds, pidAlive, WORKER_LEAF } from "../worker/sandbox/host.js";
 import { descendants, processes, type Proc } from "../test/helpers/processes.js";
 
 export interface Residue {
@@ -42,22 +42,13 @@ function cgroupsUnder(dir: string): number {
   return n;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Cgroups under `parent` but for the runs (run-LAUNCHERPID) of other stacks' live launchers. */
 function cgroupsOf(parent: string, tree: Set<number>): number {
   let n = 0;
   for (const e of readdirSync(parent, { withFileTypes: true })) {
     if (!e.isDirectory()) continue;
     const launcher = Number(/^run-(\d+)$/.exec(e.name)?.[1]);
-    if (launcher && !tree.has(launcher) && alive(launcher)) continue;
+    if (launcher && !tree.has(launcher) && pidAlive(launcher)) continue;
     n += 1 + cgroupsUnder(join(parent, e.name));
   }
   return n;

@@ -90,10 +90,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function waitFor<T>(
+/** f's first truthy value, tried every `everyMs` (a throw counts as not yet), or a throw at the deadline. */
+export async function waitFor<T>(
   what: string,
-  f: () => Promise<T | undefined | null | false>,
-  deadlineMs: number,
+  f: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  deadlineMs = 30_000,
   everyMs = 50,
 ): Promise<T> {
   const end = Date.now() + deadlineMs;

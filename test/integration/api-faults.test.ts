@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunResult } from "../../core/schemas.js";
-import { startStack, type Stack } from "../helpers/service.js";
+import { startStack, type Stack, waitFor } from "../helpers/service.js";
 import { alive, descendants, processes, subuidRange, type Proc } from "../helpers/processes.js";
 
 const LOCK_MS = 1500;
@@ -28,16 +28,6 @@ async function orphans(range: { start: number; end: number }): Promise<Proc[]> {
   await sleep(1000);
   const again = orphansNow(range);
   return first.filter((p) => again.some((q) => q.pid === p.pid && q.start === p.start));
-}
-
-async function until<T>(what: string, f: () => T | Promise<T>, deadlineMs: number): Promise<NonNullable<T>> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 function sample(text: string, line: string): number | undefined {
@@ -66,7 +56,7 @@ describe("kill -9 a worker process in the middle of a run", () => {
 
     // Wait for the sandboxed program of worker A: a process in the subordinate
     // uid range under A's launcher.
-    const sandboxed = await until(
+    const sandboxed = await waitFor(
       "worker A's sandboxed python",
       () => {
         const l = descendants(a.pid).filter(
@@ -83,14 +73,14 @@ describe("kill -9 a worker process in the middle of a run", () => {
 
     const killedAt = Date.now();
     a.child.kill("SIGKILL");
-    await until("worker A to exit", () => a.child.signalCode === "SIGKILL", 5_000);
+    await waitFor("worker A to exit", () => a.child.signalCode === "SIGKILL", 5_000);
 
     // Nothing of A's run survives it: the launcher, its init and the program.
-    await until("worker A's sandbox processes to end", () => !tree.some(alive), 5_000).catch(() => {});
+    await waitFor("worker A's sandbox processes to end", () => !tree.some(alive), 5_000).catch(() => {});
     expect(tree.filter(alive)).toEqual([]);
     expect((await s.get(`/v1/runs/${id}`)).json.status).not.toBe("completed");
     // Redis saw the worker's connections close: no worker left.
-    await until("the dead worker to leave the queue", async () => (await s.workerCount()) === 0, 5_000);
+    await waitFor("the dead worker to leave the queue", async () => (await s.workerCount()) === 0, 5_000);
     expect((await s.get("/healthz")).status).toBe(503);
 
     const b = await s.startWorkerProcess();
@@ -145,7 +135,7 @@ describe("restart the embedded Redis (AOF) with runs queued", () => {
     await s.restartRedis();
 
     // The API reconnects by itself; the runs are still queued.
-    const after = await until(
+    const after = await waitFor(
       "the API to answer again",
       async () => (await s.get(`/v1/runs/${ids[0]}`)).json?.status,
       15_000,
@@ -202,14 +192,14 @@ describe("SIGTERM drains a worker process", () => {
   }, async () => {
     const w = await s.startWorkerProcess();
     const first = await s.post("/v1/runs", { language: "bash", source: "sleep 2; echo drained" });
-    await until(
+    await waitFor(
       "the run to start",
       async () => (await s.get(`/v1/runs/${first.json.id}`)).json.status === "running",
       20_000,
     );
     const exited = new Promise<number | null>((r) => w.child.once("exit", (code) => r(code)));
     w.child.kill("SIGTERM");
-    await until("the worker to start draining", () => w.output().includes("SIGTERM: draining"), 5_000);
+    await waitFor("the worker to start draining", () => w.output().includes("SIGTERM: draining"), 5_000);
     const second = await s.post("/v1/runs", { language: "bash", source: "echo too-late" });
     expect(second.status).toBe(202);
     expect(await exited).toBe(0);
@@ -240,13 +230,13 @@ describe("kill -9 a worker process in the middle of a batch", () => {
     expect(posted.status).toBe(202);
     const { id, runs: ids } = posted.json as { id: string; runs: string[] };
     const completed = async () => (await s.get(`/v1/batches/${id}?limit=1`)).json.completed as number;
-    await until("worker A to complete some of the batch", async () => (await completed()) >= 10, 60_000);
+    await waitFor("worker A to complete some of the batch", async () => (await completed()) >= 10, 60_000);
     a.child.kill("SIGKILL");
-    await until("worker A to exit", () => a.child.signalCode === "SIGKILL", 5_000);
+    await waitFor("worker A to exit", () => a.child.signalCode === "SIGKILL", 5_000);
     const byA = await completed();
     expect(byA).toBeLessThan(N);
     const b = await s.startWorkerProcess();
-    await until("the whole batch", async () => (await completed()) === N, 90_000);
+    await waitFor("the whole batch", async () => (await completed()) === N, 90_000);
     const results: RunResult[] = [];
     for (let offset = 0; offset < N; offset += 100)
       results.push(...(await s.get(`/v1/batches/${id}?offset=${offset}`)).json.runs);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { IDEMPOTENCY_KEY, QUEUE } from "../../core/store.js";
-import { startStack, type Reply, type Stack } from "../helpers/service.js";
+import { startStack, type Reply, type Stack, waitFor } from "../helpers/service.js";
 
 /** Runs that workers finished (each try counts): the cluster's counter, read through /metrics. */
 async function runsDone(s: Stack): Promise<number> {
@@ -22,16 +22,6 @@ async function postRun(base: string, body: unknown, key: string, wait = false): 
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: JSON.parse(text) };
-}
-
-async function until<T>(what: string, f: () => Promise<T>, deadlineMs = 30_000): Promise<NonNullable<T>> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe("Idempotency-Key", () => {
@@ -118,11 +108,11 @@ describe("Idempotency-Key", () => {
       (e: Error) => e,
     );
     // Killed once its run is queued and running, before it can answer.
-    const id = await until(
+    const id = await waitFor(
       "the run to be claimed",
       async () => (await s.redis.get(IDEMPOTENCY_KEY("global", key)))?.split(" ")[1],
     );
-    await until("the run to start", async () => (await s.get(`/v1/runs/${id}`)).json.status === "running");
+    await waitFor("the run to start", async () => (await s.get(`/v1/runs/${id}`)).json.status === "running");
     doomed.child.kill("SIGKILL");
     expect(await pending).toBeInstanceOf(Error);
 

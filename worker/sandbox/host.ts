@@ -192,7 +192,8 @@ export function removeStaleRuns(parent: string): string[] {
   return removed;
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process of that pid is there (EPERM: it is, another user's). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
