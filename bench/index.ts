@@ -14,9 +14,11 @@ import { benchJudge } from "./judge.js";
 import { benchJudgeApi } from "./judge-api.js";
 import { benchProblems } from "./problems.js";
 import { benchLanguages } from "./languages.js";
+import { benchMachinery } from "./machinery.js";
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 200);
 await benchSandbox(rounds);
+await benchMachinery();
 await benchImages(Math.ceil(rounds / 2));
 await benchLanguages(Number(process.env.BENCH_LANGUAGE_ROUNDS ?? 20));
 await benchEndToEnd(Number(process.env.BENCH_E2E_RUNS ?? 1500));

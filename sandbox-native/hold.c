@@ -10,8 +10,11 @@
  *
  * The slot's holder, this process, prints on one line the pid whose
  * /proc/PID/ns/user and ns/net the worker opens and the pid whose ns/mnt
- * holds each image, and ends when its stdin closes (or the worker dies);
- * every process it started dies with it. */
+ * holds each image. Once the worker holds them all by descriptor it says so
+ * (a byte on stdin), and those processes go: a descriptor keeps a namespace
+ * as a process does, and each process cost ~70 kB a slot and image. The
+ * holder ends when its stdin closes (or the worker dies); every process it
+ * started dies with it. */
 #include "launcher.h"
 
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Exit status of a holder whose slot another worker on this machine holds. */
@@ -120,12 +124,19 @@ _Noreturn void hold_main(const struct config *cfg) {
   close(made[0]);
   user_map_ids(cfg, holder);
   close(ready[1]);
+  pid_t held[1 + MAX_IMAGES] = {holder};
   printf("%d", (int)holder);
-  for (int i = 0; i < cfg->n_images; i++) printf(" %d", (int)hold_image(holder, cfg->images[i]));
+  for (int i = 0; i < cfg->n_images; i++) printf(" %d", (int)(held[1 + i] = hold_image(holder, cfg->images[i])));
   printf("\n");
   fflush(stdout);
   char buf[64];
-  while (read(0, buf, sizeof buf) > 0) {}
-  kill(holder, SIGKILL);
+  bool released = false;
+  while (read(0, buf, sizeof buf) > 0) {
+    if (released) continue;
+    for (int i = 0; i <= cfg->n_images; i++) kill(held[i], SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0) {}
+    released = true;
+  }
+  if (!released) kill(holder, SIGKILL);
   _exit(0);
 }

@@ -72,6 +72,7 @@ async function holdNamespace(
   const usernsFd = openSync(`${held}/user`, "r");
   const netnsFd = openSync(`${held}/net`, "r");
   const imageNsFds = builders.map((ns) => openSync(`${ns}/mnt`, "r"));
+  holder.stdin.write("held\n"); // our descriptors keep the namespaces: their processes may go (hold.c)
   holder.unref();
   return { usernsFd, netnsFd, imageNsFds, holder };
 }
