@@ -5,8 +5,10 @@
 // made once at start by `ruse-launch --hold-userns` and kept open as
 // descriptors that every run of the slot enters (a run that asks for
 // loopback gets a network namespace of its own; one of another image, or
-// with box-lower, builds its root itself). The holder process stays alive holding the slot's lock
-// file, so that every worker process on the machine takes different uids.
+// with box-lower, builds its root itself). The descriptors keep the
+// namespaces; of the processes that made them, only the holder stays, with
+// the slot's lock file, so that every worker process on the machine takes
+// different uids.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { once } from "node:events";
