@@ -31,7 +31,7 @@ import { cappedBody } from "./body.js";
 import { batchRoutes } from "./batches.js";
 import { eventRoutes } from "./events.js";
 import { problemRoutes } from "./problems.js";
-import { fail, jsonContent, uuidParam } from "./reply.js";
+import { fail, idempotencyHeader, jsonContent, uuidParam } from "./reply.js";
 import { RunSubmitter, runState } from "./enqueue.js";
 import type { Completions } from "./completions.js";
 
@@ -55,14 +55,6 @@ export interface Deps {
 const completed = (c: Context, json: string) =>
   c.body(json, 200, { "Content-Type": "application/json" }) as Response as Response &
     TypedResponse<RunResult, 200, "json">;
-
-/** The optional Idempotency-Key of a POST that queues (core/idempotency.ts), for /openapi.json; checked by idempotencyOf. */
-export const idempotencyHeader = z.object({
-  "idempotency-key": z.string().optional().openapi({
-    description:
-      "1-255 of A-Za-z0-9._:- ; a retry with the same key and body gets the first request's run (never a second run), a different body 422; kept RUSE_RESULT_TTL seconds, per API key",
-  }),
-});
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 

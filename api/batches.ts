@@ -7,8 +7,8 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { randomUUID } from "node:crypto";
 import type { Config } from "../core/config.js";
+import { IDEMPOTENCY_HEADER, idempotencyOf } from "../core/idempotency.js";
 import {
   callbackRecordSchema,
   callbackUrlSchema,
@@ -21,7 +21,8 @@ import {
 import { BATCH_KEY, RESULT_KEY, type StoredBatch } from "../core/store.js";
 import { CALLBACK_KEY, type CallbackRecord } from "../core/callbacks.js";
 import { isRefusal, jobFor, problemsOf, runState, type RunSubmitter } from "./enqueue.js";
-import { fail, jsonContent, uuidParam } from "./reply.js";
+import { fail, idempotencyHeader, jsonContent, uuidParam } from "./reply.js";
+import { callerScope } from "./guard.js";
 
 const PAGE_MAX = 100;
 
@@ -51,21 +52,29 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
         },
         required: true,
       },
+      headers: idempotencyHeader,
     },
     responses: {
       202: jsonContent(
         z.object({ id: z.string(), runs: z.array(z.string()) }),
-        "queued: the batch's id and its runs' ids, in order",
+        "queued (or, for a retry of its Idempotency-Key, queued before): the batch's id and its runs' ids, in order",
       ),
       400: jsonContent(errorSchema, "invalid request: issues name the fields (runs.N....)"),
       401: jsonContent(errorSchema, "missing or unknown API key"),
       413: jsonContent(errorSchema, "the body or an input too large"),
-      422: jsonContent(errorSchema, "a language whose image is not built on this server (the issue names the command)"),
+      422: jsonContent(
+        errorSchema,
+        "a language whose image is not built on this server (the issue names the command), or a bad or reused Idempotency-Key",
+      ),
       429: jsonContent(errorSchema, "the queue has no room for the whole batch; see Retry-After"),
     },
   });
   app.openapi(post, async (c) => {
-    const { runs, callbackUrl } = c.req.valid("json");
+    const body = c.req.valid("json");
+    const { runs, callbackUrl } = body;
+    const idem = idempotencyOf(c.req.header(IDEMPOTENCY_HEADER), callerScope(c), "batch", body);
+    if (typeof idem === "string")
+      return fail(c, 422, `invalid ${IDEMPOTENCY_HEADER}`, [{ path: IDEMPOTENCY_HEADER, message: idem }]);
     const problems = await problemsOf(redis, runs);
     const jobs: RunJob[] = [];
     for (const [i, r] of runs.entries()) {
@@ -74,25 +83,27 @@ export function batchRoutes(app: OpenAPIHono, cfg: Config, queue: Queue, redis: 
       jobs.push(job);
     }
     // All or none: a batch never starts half queued for want of room.
-    const id = randomUUID();
-    const inBatch = { id, size: jobs.length, ...(callbackUrl ? { callbackUrl } : {}) };
-    const ids = await submitter.submitAll(
-      jobs.map((data) => ({ ...data, batch: inBatch })),
-      // Kept as long as the results (a little longer: the last result is written after the batch).
-      async (runs) => {
+    const s = await submitter.submitGroup(
+      jobs.length,
+      (id) =>
+        jobs.map((data) => ({ ...data, batch: { id, size: jobs.length, ...(callbackUrl ? { callbackUrl } : {}) } })),
+      // Kept as long as the results (a little longer: the last result is written after the batch); a retry's keeps the first's.
+      async (id, runs) => {
         const batch: StoredBatch = {
           runs,
           createdAt: new Date().toISOString(),
           ...(callbackUrl ? { callbackUrl } : {}),
         };
-        await redis.set(BATCH_KEY(id), JSON.stringify(batch), "EX", cfg.resultTtlSeconds * 2);
+        await redis.set(BATCH_KEY(id), JSON.stringify(batch), "EX", cfg.resultTtlSeconds * 2, "NX");
       },
+      idem,
     );
-    if (!ids) {
+    if ("refused" in s) return fail(c, s.refused.status, s.refused.error, s.refused.issues);
+    if ("full" in s) {
       c.header("Retry-After", "5");
       return fail(c, 429, `the queue has no room for ${jobs.length} more runs (RUSE_MAX_QUEUE ${cfg.maxQueue})`);
     }
-    return c.json({ id, runs: ids }, 202);
+    return c.json(s, 202);
   });
 
   const get = createRoute({

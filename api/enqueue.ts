@@ -4,7 +4,7 @@
 // options, and where a queued run stands.
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Config } from "../core/config.js";
 import { CONFLICT, claim, claimed, IDEMPOTENCY_HEADER, type Idempotency } from "../core/idempotency.js";
 import { toJob } from "../core/job.js";
@@ -194,17 +194,12 @@ export class RunSubmitter {
   async submit(r: RunRequest, wait: boolean, stream?: { id: string }, idem?: Idempotency): Promise<Submitted> {
     const job = jobFor(r, this.cfg, await problemsOf(this.redis, [r]));
     if (isRefusal(job)) return { refused: job };
-    const counted = !(await this.full());
-    let added = false; // a new run, as counted (not a retry's, not refused)
+    const admitted = await this.admit(1, idem);
+    if ("refused" in admitted) return admitted;
+    if ("full" in admitted) return { full: `the queue is full (${this.cfg.maxQueue} runs waiting); try again later` };
+    const { counted, run } = admitted;
+    let added = false; // a new run, as counted (not a retry's)
     try {
-      let run: { id: string; first: boolean } | null | undefined;
-      if (counted) run = idem && (await claim(this.redis, idem, randomUUID(), this.cfg.resultTtlSeconds));
-      else {
-        run = idem && (await claimed(this.redis, idem));
-        if (run === undefined)
-          return { full: `the queue is full (${this.cfg.maxQueue} runs waiting); try again later` };
-      }
-      if (run === null) return { refused: conflict };
       const id = run?.id ?? stream?.id ?? randomUUID();
       const waitMs = this.cfg.waitMaxMs + (stream ? job.limits.wallMs + job.compileLimits.wallMs : 0);
       const waiter = wait ? this.wait(id, waitMs) : null;
@@ -231,6 +226,35 @@ export class RunSubmitter {
   }
 
   /**
+   * Lets `n` runs in, as full() counts them (`counted`: to settle), and claims
+   * the request's key for a new id (`run`; undefined: no key). A full queue
+   * still answers a retry of a key already claimed: its runs were let in
+   * when it was.
+   */
+  private async admit(
+    n: number,
+    idem?: Idempotency,
+  ): Promise<{ counted: boolean; run?: { id: string; first: boolean } } | { full: true } | { refused: Refusal }> {
+    const counted = !(await this.full(n));
+    let run: { id: string; first: boolean } | null | undefined;
+    try {
+      if (idem)
+        run = counted
+          ? await claim(this.redis, idem, randomUUID(), this.cfg.resultTtlSeconds)
+          : await claimed(this.redis, idem);
+    } catch (e) {
+      if (counted) this.settle(n, false);
+      throw e;
+    }
+    if (run === null) {
+      if (counted) this.settle(n, false);
+      return { refused: conflict };
+    }
+    if (!counted && !run) return { full: true };
+    return { counted, run };
+  }
+
+  /**
    * One wait per run in this process: Completions keeps one waiter per id,
    * and two requests for one run (an Idempotency-Key's retries) share it.
    */
@@ -244,21 +268,53 @@ export class RunSubmitter {
   }
 
   /**
-   * Jobs already made (jobFor), queued in one round trip, all or none: their
-   * ids, or null when the queue has no room. `beforeAdd` is given the ids
-   * before any job can run (a batch stores its list of runs there).
+   * `n` jobs already made (jobFor), queued in one round trip, all or none,
+   * under one id (a batch's): that id and the runs' ids, in order, or no room
+   * for them all, or the key reused. `jobsOf(id)`: the jobs (a batch's runs
+   * carry its id). `beforeAdd` is given the ids before any job can run (a
+   * batch stores its list of runs there), on every retry too.
+   * `idem`: the request's Idempotency-Key: the id is the key's first
+   * request's, and the runs' ids follow from it (runIdOf), so that a retry
+   * adds the same runs under BullMQ's deduplication (core/idempotency.ts),
+   * which makes them once even when the first request's process died
+   * between its claim and its add.
    */
-  async submitAll(jobs: RunJob[], beforeAdd?: (ids: string[]) => Promise<void>): Promise<string[] | null> {
-    if (await this.full(jobs.length)) return null;
-    const ids = jobs.map(() => randomUUID());
+  async submitGroup(
+    n: number,
+    jobsOf: (id: string) => RunJob[],
+    beforeAdd?: (id: string, runs: string[]) => Promise<void>,
+    idem?: Idempotency,
+  ): Promise<{ id: string; runs: string[] } | { full: true } | { refused: Refusal }> {
+    const admitted = await this.admit(n, idem);
+    if (!("counted" in admitted)) return admitted;
+    const { counted, run } = admitted;
+    const id = run?.id ?? randomUUID();
+    const ids = Array.from({ length: n }, (_, i) => runIdOf(id, i));
+    let added = false;
     try {
-      await beforeAdd?.(ids);
-      await this.queue.addBulk(jobs.map((data, i) => ({ name: "run", data, opts: jobOptions(this.cfg, ids[i]!) })));
-    } catch (e) {
-      this.settle(jobs.length, false);
-      throw e;
+      await beforeAdd?.(id, ids);
+      await this.queue.addBulk(
+        jobsOf(id).map((data, i) => ({ name: "run", data, opts: jobOptions(this.cfg, ids[i]!, idem !== undefined) })),
+      );
+      added = run?.first !== false;
+    } finally {
+      if (counted) this.settle(n, added);
     }
-    this.settle(jobs.length, true);
-    return ids;
+    return { id, runs: ids };
   }
+}
+
+/**
+ * The id of a group's `i`th run: a name-based UUID (RFC 9562's version 5)
+ * of the group's id and `i`, so that every retry of a batch names the same runs.
+ */
+function runIdOf(group: string, i: number): string {
+  const h = createHash("sha1")
+    .update(Buffer.from(group.replaceAll("-", ""), "hex"))
+    .update(String(i))
+    .digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString("hex");
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }

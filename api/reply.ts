@@ -25,3 +25,11 @@ export const uuidParam = z.object({
     .uuid()
     .openapi({ param: { name: "id", in: "path" } }),
 });
+
+/** The optional Idempotency-Key of a POST that queues (core/idempotency.ts), for /openapi.json; checked by idempotencyOf. */
+export const idempotencyHeader = z.object({
+  "idempotency-key": z.string().optional().openapi({
+    description:
+      "1-255 of A-Za-z0-9._:- ; a retry with the same key and body gets the first request's run (never a second run), a different body 422; kept RUSE_RESULT_TTL seconds, per API key",
+  }),
+});

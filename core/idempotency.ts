@@ -14,7 +14,7 @@
 //   agree on one id.
 // - A later request with the same key: a different HASH is a 422 naming the
 //   header; the same one answers as the first would have (202 {id}, or with
-//   wait=true that run's result).
+//   wait=true that run's result; a batch's 202 {id, runs}).
 // - The claim and the queue's add cannot be one command (BullMQ's add is its
 //   own script), so a process may die between them. Every request with the
 //   key therefore adds the job again under the claimed id, with BullMQ's
@@ -22,7 +22,9 @@
 //   dedup key atomically with the job, and it outlives the job (a completed
 //   run's job is removed at once), so the run is made at most once whichever
 //   request's add lands first. BullMQ's jobId alone would not do: once the
-//   completed job is removed, the same jobId makes a new job.
+//   completed job is removed, the same jobId makes a new job. A batch's runs'
+//   ids follow from its claimed id (api/enqueue.ts runIdOf), so that every
+//   retry adds the same runs.
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { IDEMPOTENCY_KEY } from "./store.js";

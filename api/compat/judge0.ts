@@ -152,15 +152,18 @@ export function judge0Routes(app: OpenAPIHono, cfg: Config, queue: Queue, redis:
         made.map((m) => ("errors" in m ? m.errors : {})),
         422,
       );
+    const idem = idempotencyOf(c.req.header(IDEMPOTENCY_HEADER), callerScope(c), "batch", raw);
+    if (typeof idem === "string") return c.json({ [IDEMPOTENCY_HEADER]: [idem] }, 422);
     // All the valid ones or none: a batch is never half queued for want of room.
-    const ids = await submitter.submitAll(jobs);
-    if (!ids) {
+    const s = await submitter.submitGroup(jobs.length, () => jobs, undefined, idem);
+    if ("refused" in s) return c.json(byField(s.refused.issues, v1Fields), 422);
+    if ("full" in s) {
       c.header("Retry-After", "5");
       return judge0Refuse(c, 429, "queue is full");
     }
     let next = 0;
     return c.json(
-      made.map((m) => ("job" in m ? { token: ids[next++]! } : m.errors)),
+      made.map((m) => ("job" in m ? { token: s.runs[next++]! } : m.errors)),
       201,
     );
   });

@@ -1,5 +1,5 @@
-// Idempotency-Key on POST /v1/runs, Piston's execute and Judge0's
-// submissions (core/idempotency.ts): one run per key,
+// Idempotency-Key on POST /v1/runs, POST /v1/batches, Piston's execute and
+// Judge0's submissions (core/idempotency.ts): one run (or batch) per key,
 // however many requests carry it, on however many API processes, even when
 // the process that took the first request is killed before it answers.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,9 +13,9 @@ async function runsDone(s: Stack): Promise<number> {
   return Number(m![1]);
 }
 
-/** POST /v1/runs to an API at `base` (the stack's or another process's). */
-async function postRun(base: string, body: unknown, key: string, wait = false): Promise<Reply> {
-  const res = await fetch(`${base}/v1/runs${wait ? "?wait=true" : ""}`, {
+/** POST a body with an Idempotency-Key to `url` (on the stack's API or another process's). */
+async function postKeyed(url: string, body: unknown, key: string): Promise<Reply> {
+  const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", "idempotency-key": key },
     body: JSON.stringify(body),
@@ -23,6 +23,10 @@ async function postRun(base: string, body: unknown, key: string, wait = false): 
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: JSON.parse(text) };
 }
+
+const postRun = (base: string, body: unknown, key: string, wait = false) =>
+  postKeyed(`${base}/v1/runs${wait ? "?wait=true" : ""}`, body, key);
+const postBatch = (base: string, body: unknown, key: string) => postKeyed(`${base}/v1/batches`, body, key);
 
 describe("Idempotency-Key", () => {
   let s: Stack;
@@ -192,7 +196,144 @@ describe("Idempotency-Key with API keys", () => {
       status: 422,
       fields: ["Idempotency-Key"],
     });
+    const batch = () =>
+      s.request("POST", "/judge0/submissions/batch", {
+        body: {
+          submissions: [
+            { language_id: 46, source_code: "echo a" },
+            { language_id: 46, source_code: "echo b" },
+          ],
+        },
+        headers: { "x-auth-token": "bob", "idempotency-key": "j2" },
+      });
+    const [b1, b2] = [await batch(), await batch()];
+    expect(b1.status).toBe(201);
+    expect(b2.json).toEqual(b1.json);
+    for (const { token } of b1.json)
+      await waitFor(`run ${token}`, async () => {
+        const r = await s.request("GET", `/v1/runs/${token}`, { headers: { authorization: "Bearer bob" } });
+        return r.json.status === "completed";
+      });
     await sleep(500);
-    expect(await runsDone(s)).toBe(done + 2);
+    expect(await runsDone(s)).toBe(done + 4);
+  });
+});
+
+describe("Idempotency-Key on batches", () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ worker: "inprocess" });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  const batchOf = (...sources: string[]) => ({ runs: sources.map((source) => ({ language: "bash", source })) });
+  /** A batch's runs' results, once all completed. */
+  const completed = async (id: string) =>
+    waitFor(
+      `batch ${id} to complete`,
+      async () => {
+        const b = (await s.get(`/v1/batches/${id}`)).json;
+        return b.completed === b.total && (b.runs as { run: { stdout: string } }[]);
+      },
+      60_000,
+      200,
+    );
+
+  it("refuses a malformed key with 422 naming the header, and queues nothing", async () => {
+    const before = await s.redis.dbsize();
+    for (const key of ["", "a b", "x".repeat(256)]) {
+      const r = await postBatch(s.base, batchOf("true"), key);
+      expect(r.status, key).toBe(422);
+      expect(r.json.issues).toEqual([{ path: "Idempotency-Key", message: expect.any(String) }]);
+    }
+    expect(await s.redis.dbsize()).toBe(before);
+  });
+
+  it("concurrent requests with one key, on two API processes, make one batch whose runs run once; a retry after answers it", {
+    timeout: 90_000,
+  }, async () => {
+    const other = await s.startApiProcess();
+    const done = await runsDone(s);
+    const body = batchOf("sleep 1; echo $RANDOM", "echo $RANDOM", "echo $RANDOM");
+    const key = "batch-concurrent";
+    const replies = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => postBatch(i % 2 ? other.base : s.base, body, key)),
+    );
+    for (const r of replies) expect(r.status).toBe(202);
+    expect(new Set(replies.map((r) => r.text)).size).toBe(1);
+    const { id, runs } = replies[0]!.json as { id: string; runs: string[] };
+    expect(new Set(runs).size).toBe(3);
+    const results = await completed(id);
+    expect(results.map((r) => r.run.stdout)).toEqual([
+      expect.stringMatching(/^\d+\n$/),
+      expect.stringMatching(/^\d+\n$/),
+      expect.stringMatching(/^\d+\n$/),
+    ]);
+
+    // After it completed: the same answer from either process, and its results unchanged (no run ran again).
+    const again = await postBatch(other.base, body, key);
+    expect({ status: again.status, json: again.json }).toEqual({ status: 202, json: { id, runs } });
+    const reordered = await postBatch(
+      s.base,
+      { runs: body.runs.map((r) => ({ source: r.source, language: "bash" })) },
+      key,
+    );
+    expect(reordered.json).toEqual({ id, runs });
+    for (const run of runs) expect(await s.redis.exists(`bull:${QUEUE}:${run}`)).toBe(0);
+    await sleep(1500); // a run queued again would have time to finish
+    expect(await runsDone(s)).toBe(done + 3);
+    expect(await completed(id)).toEqual(results);
+  });
+
+  it("the same key with another body, or a run's key, is a 422 naming the header", async () => {
+    const first = await postBatch(s.base, batchOf("echo one"), "batch-reused");
+    expect(first.status).toBe(202);
+    const other = await postBatch(s.base, batchOf("echo two"), "batch-reused");
+    expect(other.status).toBe(422);
+    expect(other.json.issues).toEqual([{ path: "Idempotency-Key", message: expect.stringContaining("different") }]);
+    // A run's body under a batch's key is another request, even were the bodies alike.
+    const run = await postRun(s.base, { language: "bash", source: "echo one" }, "batch-reused");
+    expect(run.status).toBe(422);
+    await completed(first.json.id);
+  });
+
+  it("a claim whose process died before queueing its batch: the retries queue it, once", async () => {
+    // What a process killed between its claim (SET NX) and its add leaves: a key, no batch, no jobs.
+    const body = batchOf("echo orphan 0", "echo orphan 1");
+    const claimedId = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
+    const probe = await postBatch(s.base, body, "batch-orphan-probe");
+    const hash = (await s.redis.get(IDEMPOTENCY_KEY("global", "batch-orphan-probe")))!.split(" ")[0];
+    await s.redis.set(IDEMPOTENCY_KEY("global", "batch-orphan"), `${hash} ${claimedId}`, "EX", 600);
+    await completed(probe.json.id);
+    const done = await runsDone(s);
+    const retries = await Promise.all([1, 2, 3].map(() => postBatch(s.base, body, "batch-orphan")));
+    for (const r of retries) {
+      expect(r.status).toBe(202);
+      expect(r.json).toEqual(retries[0]!.json);
+    }
+    expect(retries[0]!.json.id).toBe(claimedId);
+    expect((await completed(claimedId)).map((r) => r.run.stdout)).toEqual(["orphan 0\n", "orphan 1\n"]);
+    const batch = () =>
+      s.request("POST", "/judge0/submissions/batch", {
+        body: {
+          submissions: [
+            { language_id: 46, source_code: "echo a" },
+            { language_id: 46, source_code: "echo b" },
+          ],
+        },
+        headers: { "x-auth-token": "bob", "idempotency-key": "j2" },
+      });
+    const [b1, b2] = [await batch(), await batch()];
+    expect(b1.status).toBe(201);
+    expect(b2.json).toEqual(b1.json);
+    for (const { token } of b1.json)
+      await waitFor(`run ${token}`, async () => {
+        const r = await s.request("GET", `/v1/runs/${token}`, { headers: { authorization: "Bearer bob" } });
+        return r.json.status === "completed";
+      });
+    await sleep(500);
+    expect(await runsDone(s)).toBe(done + 4);
   });
 });
