@@ -9,19 +9,26 @@ import { verdicts } from "./verdicts.js";
 
 const languageIds = languages.map((l) => l.id) as [string, ...string[]];
 
-/** A relative path under /box: no "..", no absolute path, no empty part. */
+const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
+
+/**
+ * A relative path under /box: no "..", no absolute path, no empty part; in
+ * UTF-8 bytes as the kernel counts them, each part a name (NAME_MAX, 255)
+ * and the whole within the launcher's MAX_PATH_LEN (1024, files.c).
+ */
 const safePath = z
   .string()
   .min(1)
-  .max(255)
+  .max(1024)
   .refine((p) => !p.startsWith("/") && p.split("/").every((c) => c !== "" && c !== "." && c !== ".."), {
     message: "must be a relative path without '.', '..' or empty parts",
   })
-  .refine((p) => !/[\0\n]/.test(p), { message: "must not contain NUL or newline" });
+  .refine((p) => !/[\0\n]/.test(p), { message: "must not contain NUL or newline" })
+  .refine((p) => utf8Bytes(p) <= 1024 && p.split("/").every((c) => utf8Bytes(c) <= 255), {
+    message: "must be at most 1024 bytes (UTF-8), each part at most 255",
+  });
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 /** A string the launcher takes as one argument: NUL-separated there, so none inside. */
 const argString = (maxBytes: number) =>
   z

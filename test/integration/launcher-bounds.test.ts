@@ -36,7 +36,8 @@ describe("a run's arguments, as the schema and the launcher bound them", () => {
     const { count, totalBytes } = argBounds;
     const args = argsOf(count, totalBytes);
     // As many collect paths as the schema takes, each as long as it takes, go in the same request.
-    const collect = Array.from({ length: 32 }, (_, i) => `${i}`.padEnd(255, "é"));
+    // (Four parts of at most 255 bytes: 1023 bytes each.)
+    const collect = Array.from({ length: 32 }, (_, i) => Array(4).fill(`${i}`.padEnd(128, "é")).join("/"));
     const r = await s.post("/v1/runs?wait=true", { language: "python", source: countArgs, args, collect });
     expect(r.status).toBe(200);
     const run = (r.json as RunResult).run!;
@@ -56,6 +57,14 @@ describe("a run's arguments, as the schema and the launcher bound them", () => {
     for (const [what, { args, path }] of Object.entries(past)) {
       const r = await s.post("/v1/runs", { language: "python", source: countArgs, args });
       expect({ what, status: r.status, paths: issuePaths(r) }).toEqual({ what, status: 400, paths: [path] });
+    }
+    // A file's name in bytes as the kernel counts them: 255 fit, 256 (in 2-byte characters) do not.
+    const named = (path: string) => s.post("/v1/runs", { language: "python", files: [{ path, content: "" }] });
+    const longest = await named(`${"é".repeat(127)}x/${"é".repeat(127)}x`);
+    expect(longest.status).toBe(202);
+    for (const path of ["é".repeat(128), `a/${"é".repeat(128)}`, Array(5).fill("é".repeat(127)).join("/")]) {
+      const r = await named(path);
+      expect({ status: r.status, paths: issuePaths(r) }).toEqual({ status: 400, paths: ["files.0.path"] });
     }
     const nul = await s.post("/v1/runs", { language: "python", source: "", command: "echo a\0b" });
     expect({ status: nul.status, paths: issuePaths(nul) }).toEqual({ status: 400, paths: ["command"] });
