@@ -3,8 +3,8 @@
 // worker a process of its own), IN_FLIGHT requests at a time for N minutes
 // (N may be fractional). Prints throughput and memory every interval, then
 // the drift and what the load left behind (bench/soak-leaks.ts). Exits 1 on
-// a wrong verdict, a lost run, a leak, or a last quarter slower than
-// MIN_RATIO of the first.
+// a wrong verdict, a lost run, a leak, or (from RATIO_FROM_MINUTES) a last
+// quarter slower than MIN_RATIO of the first.
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,6 +20,8 @@ import { grown, residue, settledResidue } from "./soak-leaks.js";
 const IN_FLIGHT = 3;
 const SLOTS = 2;
 const MIN_RATIO = 0.7;
+// Below this a quarter is too short to tell a slowdown from a busy machine (CI's 2 minutes).
+const RATIO_FROM_MINUTES = 10;
 const SETTLE_MS = 30_000;
 
 const minutes = Number(parseArgs({ options: { minutes: { type: "string" } } }).values.minutes);
@@ -117,7 +119,10 @@ try {
   const lost = failures.filter((f) => f.includes("lost:")).length;
 
   console.log(`\nsummary: ${completedAt.length} runs, ${(completedAt.length / (durationMs / 1000)).toFixed(2)} runs/s`);
-  console.log(`throughput last/first quarter: ${lastQ}/${firstQ} runs = ${ratio.toFixed(2)} (must be >= ${MIN_RATIO})`);
+  const held = minutes >= RATIO_FROM_MINUTES;
+  console.log(
+    `throughput last/first quarter: ${lastQ}/${firstQ} runs = ${ratio.toFixed(2)} (${held ? `must be >= ${MIN_RATIO}` : `held to ${MIN_RATIO} from ${RATIO_FROM_MINUTES} minutes`})`,
+  );
   console.log(`worker tree RSS ${growth("workerMb")}`);
   console.log(`redis used_memory ${growth("redisMb")}`);
   console.log(`API+load RSS ${growth("apiMb")}`);
@@ -125,7 +130,7 @@ try {
   console.log(`leaks: ${leaks.length ? leaks.join(", ") : "none"}`);
   console.log(`wrong verdicts or failed requests: ${failures.length - lost}, lost runs: ${lost}`);
   for (const f of failures.slice(0, 10)) console.log(`  ${f}`);
-  exitCode = failures.length === 0 && leaks.length === 0 && ratio >= MIN_RATIO ? 0 : 1;
+  exitCode = failures.length === 0 && leaks.length === 0 && (!held || ratio >= MIN_RATIO) ? 0 : 1;
   console.log(exitCode === 0 ? "soak: PASS" : "soak: FAIL");
 } finally {
   redis.disconnect();

@@ -28,10 +28,10 @@ import {
   startRedis,
   startWorkerHost,
   uids,
-  until,
   workerUid,
   type HostProcess,
 } from "./hosts.js";
+import { waitFor } from "../helpers/service.js";
 
 const WORKERS = ["w1", "w2", "w3"];
 const auth = { authorization: `Bearer ${API_KEY}` };
@@ -77,7 +77,7 @@ describe.skipIf(!IN_LANE)("a cluster: three worker hosts, two API hosts, one Red
   }
 
   const poll = (api: string, id: string, deadlineMs = 90_000): Promise<RunResult> =>
-    until(
+    waitFor(
       `run ${id}`,
       async () => {
         const r = await call(api, "GET", `/v1/runs/${id}`);
@@ -163,7 +163,7 @@ describe.skipIf(!IN_LANE)("a cluster: three worker hosts, two API hosts, one Red
       "api2",
       Array.from({ length: 9 }, (_, i) => sleepy(3, i, "killed")),
     );
-    await until("w1 to run some", () => sandboxed(w1).length > 0, 30_000);
+    await waitFor("w1 to run some", () => sandboxed(w1).length > 0, 30_000);
     const killedAt = Date.now();
     await w1.killTree();
     workers.delete("w1");
@@ -202,7 +202,7 @@ describe.skipIf(!IN_LANE)("a cluster: three worker hosts, two API hosts, one Red
       "api1",
       Array.from({ length: 6 }, (_, i) => sleepy(3, i, "cut")),
     );
-    await until("w2 to run some", () => sandboxed(w2).length > 0, 30_000);
+    await waitFor("w2 to run some", () => sandboxed(w2).length > 0, 30_000);
     const cutAt = Date.now();
     setLink("w2", "down");
     let results: RunResult[];
@@ -226,7 +226,7 @@ describe.skipIf(!IN_LANE)("a cluster: three worker hosts, two API hosts, one Red
     );
 
     // Back on the network, w2 tries to store what it finished meanwhile: refused, said so in its log.
-    const late = await until(
+    const late = await waitFor(
       "w2's late results",
       () => {
         const l = linesOf(ids).filter((x) => x.host === "w2");
@@ -260,7 +260,7 @@ describe.skipIf(!IN_LANE)("a cluster: three worker hosts, two API hosts, one Red
       "api1",
       Array.from({ length: 12 }, (_, i) => sleepy(1, i, "restart")),
     );
-    await until("runs to be running", async () => (await queue.getActiveCount()) >= 3, 30_000);
+    await waitFor("runs to be running", async () => (await queue.getActiveCount()) >= 3, 30_000);
     expect(await queue.getWaitingCount()).toBeGreaterThan(0); // and some still queued
     const oldPid = netnsPids("redis")[0]!;
     // On a client of its own that never sends it again: ioredis would resend a command cut off by
@@ -269,9 +269,9 @@ describe.skipIf(!IN_LANE)("a cluster: three worker hosts, two API hosts, one Red
     admin.on("error", () => {});
     await admin.call("SHUTDOWN", "SAVE").catch(() => {}); // the connection closes under the command
     admin.disconnect();
-    await until("the old Redis to exit", () => !netnsPids("redis").includes(oldPid), 20_000);
+    await waitFor("the old Redis to exit", () => !netnsPids("redis").includes(oldPid), 20_000);
     startRedis();
-    await until("Redis to answer again", () => redis.ping().catch(() => null), 30_000);
+    await waitFor("Redis to answer again", () => redis.ping().catch(() => null), 30_000);
     const uid = workerUid();
     for (const pid of netnsPids("redis")) expect(uids(pid)).toEqual([uid, uid, uid, uid]);
 
@@ -297,7 +297,7 @@ describe.skipIf(!IN_LANE)("a cluster: three worker hosts, two API hosts, one Red
         (e: Error) => ({ ok: false as const, e }),
       ),
     );
-    await until("the runs to be running", async () => (await queue.getActiveCount()) >= 4, 30_000);
+    await waitFor("the runs to be running", async () => (await queue.getActiveCount()) >= 4, 30_000);
     await apis.get("api1")!.killTree();
     const cut = await Promise.all(first);
     expect(cut.every((c) => !c.ok)).toBe(true); // each client lost its answer with the API

@@ -7,11 +7,10 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, chownSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import { QUEUE, redisOptions } from "../../core/store.js";
 import { descendants, type Proc } from "../helpers/processes.js";
-import { REPO } from "../helpers/service.js";
+import { REPO, waitFor } from "../helpers/service.js";
 
 const env = process.env;
 export const IN_LANE = !!(env.RUSE_CLUSTER_NET && env.RUSE_CLUSTER_DIR && env.RUSE_CLUSTER_REDIS_PASS);
@@ -20,22 +19,17 @@ const DIR = env.RUSE_CLUSTER_DIR ?? "";
 const USER = env.RUSE_USER ?? "ruse";
 export const REDIS_URL = `redis://:${encodeURIComponent(env.RUSE_CLUSTER_REDIS_PASS ?? "")}@${NET}.2:6379`;
 export const API_KEY = "cluster-lane-key";
-/** Short, so that a dead or cut-off host's runs move on within seconds (README: RUSE_JOB_LOCK_MS). */
-export const LOCK_MS = 3000;
+/**
+ * Short, so that a dead or cut-off host's runs move on within seconds
+ * (README: RUSE_JOB_LOCK_MS); long enough that a live host whose event loop
+ * stalls for a second or two on a loaded 2-core machine keeps its locks
+ * (BullMQ renews them at half of it).
+ */
+export const LOCK_MS = 6000;
 
 /** Each host's last address byte, as the lane gave it. */
 const ADDRESS: Record<string, number> = { redis: 2, api1: 11, api2: 12, w1: 21, w2: 22, w3: 23 };
 export const address = (name: string): string => `${NET}.${ADDRESS[name]}`;
-
-export async function until<T>(what: string, f: () => T | Promise<T>, deadlineMs: number): Promise<NonNullable<T>> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** The worker user's uid, and the four uids (real, effective, saved, fs) of a process. */
 export const workerUid = (): number => Number(execFileSync("id", ["-u", USER], { encoding: "utf8" }).trim());
@@ -164,7 +158,7 @@ async function registered(queue: Queue, name: string): Promise<boolean> {
 
 export async function startWorkerHost(name: string, queue: Queue): Promise<HostProcess> {
   const h = startInNamespace(name, "worker/main.ts", { RUSE_CONCURRENCY: "2" });
-  await until(
+  await waitFor(
     `worker ${name} to register with the queue`,
     async () => {
       if (h.child.exitCode !== null) throw new Error(`worker ${name} exited: ${h.output()}`);
@@ -182,7 +176,7 @@ export async function startApiHost(name: string): Promise<HostProcess> {
     RUSE_API_KEYS: API_KEY,
     RUSE_RATE_LIMIT: "0",
   });
-  await until(
+  await waitFor(
     `API ${name} to listen`,
     async () => {
       if (h.child.exitCode !== null) throw new Error(`API ${name} exited: ${h.output()}`);

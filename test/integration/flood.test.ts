@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HEADERS_TIMEOUT_MS, idleTimeoutMs } from "../../api/server.js";
 import { RESULT_KEY } from "../../core/store.js";
-import { startStack, type ApiProcess, type Stack, type WorkerProcess } from "../helpers/service.js";
+import { startStack, type ApiProcess, type Stack, type WorkerProcess, waitFor } from "../helpers/service.js";
 
 const MAX_QUEUE = 500;
 const REQUESTS = 20_000;
@@ -82,16 +82,6 @@ async function openConnections(base: string): Promise<number> {
   return Number(/^ruse_api_open_connections (\d+)/m.exec(r.body)![1]);
 }
 
-async function until<T>(what: string, f: () => Promise<T>, deadlineMs: number, everyMs = 200): Promise<NonNullable<T>> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await f();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 describe("a flood of POST /v1/runs", () => {
   let s: Stack;
   let api: ApiProcess;
@@ -143,7 +133,7 @@ describe("a flood of POST /v1/runs", () => {
     const accepted = [...first.accepted, ...second.accepted];
     expect(new Set(accepted).size).toBe(accepted.length);
     // Every accepted run completes (its result is stored), none lost; each ran once (the workers' counter).
-    await until(
+    await waitFor(
       `all ${accepted.length} runs to complete`,
       async () => {
         let done = 0;
@@ -231,7 +221,7 @@ describe("a flood of POST /v1/runs", () => {
     expect(bigResult.run.stdout.length).toBe(1_000_000);
     const bigId = bigResult.id;
     // Only the gauge's own request open: earlier requests' keep-alive sockets are gone (the server's keepAliveTimeout, 5 s).
-    const baseline = await until(
+    const baseline = await waitFor(
       "earlier sockets to close",
       async () => ((await openConnections(api.base)) === 1 ? 1 : 0),
       30_000,
@@ -259,7 +249,7 @@ describe("a flood of POST /v1/runs", () => {
 
     try {
       // Each holds one socket, and no run, no worker: a run goes through at once beside them.
-      await until(
+      await waitFor(
         "both sockets open on the server",
         async () => (await openConnections(api.base)) === baseline + 2,
         10_000,
@@ -275,7 +265,7 @@ describe("a flood of POST /v1/runs", () => {
 
       // The server closes both: the slowloris at the headers' timeout, the other when its socket has been idle long enough.
       const idle = idleTimeoutMs(s.cfg);
-      await until(
+      await waitFor(
         "the server to close both",
         async () => {
           if ((await openConnections(api.base)) === baseline && !closedAt.has("never reads"))
