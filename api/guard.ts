@@ -77,8 +77,9 @@ export function guard(deps: { cfg: Config; redis: Redis }, opts: GuardOptions = 
           `missing or unknown API key (Authorization: Bearer KEY${keyHeader ? `, or ${keyHeader}: KEY` : ""})`,
         );
       }
-      who = `key:${sha256(key).toString("base64url")}`;
-      callers.set(c.req.raw, sha256(key).toString("base64url"));
+      const hash = sha256(key).toString("base64url");
+      who = `key:${hash}`;
+      callers.set(c.req.raw, hash);
     }
     if (deps.cfg.rateLimit > 0) {
       const key = `ruse:rate:${who}:${Math.floor(Date.now() / 1000)}`;

@@ -6,15 +6,16 @@
  * the slot's user namespace (user.c) and kept down: making and tearing down a
  * namespace per run cost ~0.6 ms of CPU (its loopback device, sysctl tables,
  * and the kernel's cleanup work after it). Sockets die with their
- * processes, and only our own processes (holder, builders, launcher, init)
- * have CAP_NET_ADMIN there. Two things could outlive a run and be read by
- * the next, a channel between runs: the namespace's counters
- * (/proc/net/snmp, snmp6: a failed connect counts in OutNoRoutes),
- * and an abstract Unix socket kept alive by nothing but a reference to
- * itself in flight (SCM_RIGHTS), until the kernel's garbage collector frees
- * it. The launcher looks after each run (net_left_behind), and the worker
- * then gives the slot's later runs namespaces of their own. A run with loopback gets a namespace of its own,
- * so that no port it held lingers (TIME_WAIT) for the next. */
+ * processes, and only our own processes (holder, launcher, init) have
+ * CAP_NET_ADMIN there. Two things could outlive a run and be read by the
+ * next, a channel between runs: the namespace's counters (/proc/net/snmp,
+ * snmp6: a failed connect counts in OutNoRoutes), and an abstract Unix
+ * socket kept alive by nothing but a reference to itself in flight
+ * (SCM_RIGHTS), until the kernel's garbage collector frees it. The launcher
+ * looks after each run (net_left_behind), and the worker then gives the
+ * slot's later runs namespaces of their own. A run with loopback gets a
+ * namespace of its own, so that no port it held lingers (TIME_WAIT) for the
+ * next. */
 #include "launcher.h"
 
 #include <errno.h>

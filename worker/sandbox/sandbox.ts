@@ -191,9 +191,9 @@ export class Sandbox {
   /** per slot, the shape of its last run */
   private readonly lastShape = new Map<number, string>();
   /**
-   * Slots whose network namespace a run left a socket in (it outlived its
-   * run, sandbox-native/net.c): their runs get namespaces of their own from
-   * then on.
+   * Slots whose network namespace a run left something in, a socket or a
+   * moved counter (sandbox-native/net.c): their runs get namespaces of
+   * their own from then on.
    */
   private readonly netLeftovers = new Set<number>();
   private closing?: Promise<void>;
