@@ -3,14 +3,21 @@
 // however many requests carry it, on however many API processes, even when
 // the process that took the first request is killed before it answers.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setTimeout as sleep } from "node:timers/promises";
 import { IDEMPOTENCY_KEY, QUEUE } from "../../core/store.js";
 import { startStack, type Reply, type Stack, waitFor } from "../helpers/service.js";
 
-/** Runs that workers finished (each try counts): the cluster's counter, read through /metrics. */
+/**
+ * Runs that workers finished (each try counts): the cluster's counter, read
+ * through /metrics once the queue holds no job waiting or running, so that
+ * a second run, had one been queued, has finished and is counted.
+ */
 async function runsDone(s: Stack): Promise<number> {
-  const m = /^ruse_run_duration_seconds_count (\d+)$/m.exec((await s.get("/metrics")).text);
-  return Number(m![1]);
+  const metrics = await waitFor("the queue to be idle", async () => {
+    const text = (await s.get("/metrics")).text;
+    const busy = [...text.matchAll(/^ruse_queue_jobs\{state="(waiting|active|delayed|prioritized)"\} (\d+)$/gm)];
+    return busy.every((m) => m[2] === "0") && text;
+  });
+  return Number(/^ruse_run_duration_seconds_count (\d+)$/m.exec(metrics)![1]);
 }
 
 /** POST a body with an Idempotency-Key to `url` (on the stack's API or another process's). */
@@ -83,7 +90,6 @@ describe("Idempotency-Key", () => {
     expect(reordered.json).toEqual(result);
     // No job was made again for the retries (the completed one's is removed), and no second run ran.
     expect(await s.redis.exists(`bull:${QUEUE}:${id}`)).toBe(0);
-    await sleep(1500); // a second run, had one been queued, would have time to finish
     expect(await runsDone(s)).toBe(done + 1);
     expect(await s.redis.ttl(IDEMPOTENCY_KEY("global", key))).toBeGreaterThan(s.cfg.resultTtlSeconds - 60);
   });
@@ -124,7 +130,6 @@ describe("Idempotency-Key", () => {
     expect(retry.status).toBe(200);
     expect(retry.json.id).toBe(id);
     expect(retry.json.run.stdout).toMatch(/^survived \d+\n$/);
-    await sleep(500);
     expect(await runsDone(s)).toBe(done + 1);
   });
 
@@ -143,7 +148,6 @@ describe("Idempotency-Key", () => {
       expect(r.json.id).toBe(claimedId);
       expect(r.json.run.stdout).toBe("orphan\n");
     }
-    await sleep(500);
     expect(await runsDone(s)).toBe(done + 1);
   });
 });
@@ -214,7 +218,6 @@ describe("Idempotency-Key with API keys", () => {
         const r = await s.request("GET", `/v1/runs/${token}`, { headers: { authorization: "Bearer bob" } });
         return r.json.status === "completed";
       });
-    await sleep(500);
     expect(await runsDone(s)).toBe(done + 4);
   });
 });
@@ -282,7 +285,6 @@ describe("Idempotency-Key on batches", () => {
     );
     expect(reordered.json).toEqual({ id, runs });
     for (const run of runs) expect(await s.redis.exists(`bull:${QUEUE}:${run}`)).toBe(0);
-    await sleep(1500); // a run queued again would have time to finish
     expect(await runsDone(s)).toBe(done + 3);
     expect(await completed(id)).toEqual(results);
   });
@@ -333,7 +335,6 @@ describe("Idempotency-Key on batches", () => {
         const r = await s.request("GET", `/v1/runs/${token}`, { headers: { authorization: "Bearer bob" } });
         return r.json.status === "completed";
       });
-    await sleep(500);
     expect(await runsDone(s)).toBe(done + 4);
   });
 });
